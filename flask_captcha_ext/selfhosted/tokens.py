@@ -1,0 +1,95 @@
+"""Short-lived success tokens: HS256 JWTs that the store lets through exactly once.
+
+A token proves that a challenge of one site key was solved. Its ``jti`` is claimed atomically in the
+store on first verification, so a replay fails even on another worker or host.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime, timezone
+from typing import Any, Dict, Optional
+
+import jwt
+
+from ..result import VerificationResult
+from ..stores import Store, StoreUnavailable
+
+ISSUER = "flask-captcha-ext"
+MAX_TOKEN_LENGTH = 4096
+PROVIDER = "selfhosted"
+
+# Error codes of token verification (each failure has its own).
+MISSING = "missing-input-response"
+INVALID = "token-invalid"
+EXPIRED = "token-expired"
+WRONG_SITE = "token-site-mismatch"
+DUPLICATE = "token-duplicate"
+STORE_DOWN = "store-unavailable"
+
+
+class TokenService:
+    """Issues and verifies success tokens for one app."""
+
+    def __init__(self, secret: bytes, store: Store, ttl: int) -> None:
+        self._secret = secret
+        self._store = store
+        self.ttl = ttl
+
+    def issue(self, site_id: str, challenge_type: str, hostname: Optional[str] = None) -> str:
+        """A token for ``site_id``, valid ``ttl`` seconds and once."""
+        now = int(time.time())
+        claims: Dict[str, Any] = {
+            "iss": ISSUER,
+            "sub": site_id,
+            "jti": secrets.token_urlsafe(16),
+            "iat": now,
+            "exp": now + self.ttl,
+            "typ": challenge_type,
+        }
+        if hostname:
+            claims["hst"] = hostname
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    def verify(self, token: Any, site_id: Optional[str]) -> VerificationResult:
+        """Check signature, issuer, expiry and site, then spend the token.
+
+        ``site_id`` None accepts any site key of this deployment (the caller checks it).
+        """
+        if not isinstance(token, str) or not token:
+            return VerificationResult.failure(PROVIDER, [MISSING])
+        if len(token) > MAX_TOKEN_LENGTH:
+            return VerificationResult.failure(PROVIDER, [INVALID])
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                issuer=ISSUER,
+                options={"require": ["iss", "sub", "jti", "iat", "exp"]},
+            )
+        except jwt.ExpiredSignatureError:
+            return VerificationResult.failure(PROVIDER, [EXPIRED])
+        except jwt.InvalidTokenError:
+            return VerificationResult.failure(PROVIDER, [INVALID])
+        if not isinstance(claims.get("jti"), str) or not isinstance(claims.get("sub"), str):
+            return VerificationResult.failure(PROVIDER, [INVALID])
+        if site_id is not None and not secrets.compare_digest(claims["sub"], site_id):
+            return VerificationResult.failure(PROVIDER, [WRONG_SITE], claims)
+        left = max(1.0, float(claims["exp"]) - time.time() + 1.0)
+        try:
+            first = self._store.claim("jti:" + claims["jti"], left)
+        except StoreUnavailable:
+            return VerificationResult.failure(PROVIDER, [STORE_DOWN], claims)
+        if not first:
+            return VerificationResult.failure(PROVIDER, [DUPLICATE], claims)
+        issued = datetime.fromtimestamp(int(claims["iat"]), tz=timezone.utc)
+        return VerificationResult(
+            success=True,
+            provider=PROVIDER,
+            score=1.0,
+            hostname=claims.get("hst"),
+            challenge_ts=issued.isoformat().replace("+00:00", "Z"),
+            raw=claims,
+        )

@@ -1,0 +1,52 @@
+"""The storage protocol every backend implements.
+
+Four atomic operations carry all self-hosted state (challenges, spent tokens, rate-limit counters,
+site keys). "Atomic" means across processes and hosts sharing the backend, not only across threads.
+Values are text; callers serialise what they keep. A ``ttl`` of ``None`` keeps an entry until it is
+deleted. Expired entries are never returned and are purged by the store itself, without a cron job.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional, Protocol, Tuple, runtime_checkable
+
+
+class StoreUnavailable(Exception):
+    """The backend cannot be reached or failed; callers answer 503 and accept nothing."""
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A key-value store with expiry and the atomic operations CAPTCHA state needs."""
+
+    url: str
+
+    def put(self, key: str, value: str, ttl: Optional[float]) -> None:
+        """Set ``key`` to ``value``, replacing any current value, for ``ttl`` seconds."""
+
+    def get(self, key: str) -> Optional[str]:
+        """The live value of ``key``, or None."""
+
+    def take(self, key: str) -> Optional[str]:
+        """Atomically read and delete ``key``: of many concurrent callers, one gets the value."""
+
+    def claim(self, key: str, ttl: Optional[float], value: str = "1") -> bool:
+        """Atomically set ``key`` only if it is absent (or expired); True for the one winner."""
+
+    def incr(self, key: str, window: float, amount: int = 1) -> Tuple[int, float]:
+        """Add ``amount`` to a counter living ``window`` seconds from its first increment.
+
+        Returns the new count and the seconds left until the window resets.
+        """
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if present."""
+
+    def scan(self, prefix: str) -> Iterator[Tuple[str, str]]:
+        """Live ``(key, value)`` pairs whose key starts with ``prefix`` (for admin listings)."""
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the backend answers."""
+
+    def close(self) -> None:
+        """Release connections; the store may be used again afterwards (it reconnects)."""

@@ -1,0 +1,63 @@
+"""Packaging for flask-captcha-ext."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="flask-captcha-ext",
+    version="0.1.0",
+    description=(
+        "CAPTCHA for Flask: self-hosted image, math and proof-of-work challenges, and "
+        "reCAPTCHA, hCaptcha, Turnstile, Friendly Captcha, TrustCaptcha and gkCAPTCHA verification"
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    packages=find_packages(include=["flask_captcha_ext", "flask_captcha_ext.*"]),
+    include_package_data=True,
+    package_data={
+        "flask_captcha_ext": [
+            "py.typed",
+            "templates/flask_captcha_ext/*",
+            "static/flask_captcha_ext/*",
+            "selfhosted/fonts/*",
+        ]
+    },
+    python_requires=">=3.9",
+    install_requires=[
+        "Flask>=2.3",
+        "Flask-WTF>=1.2",
+        "WTForms>=3.0",
+        "requests>=2.31",
+        "flask-cors>=4.0",
+        "PyJWT>=2.8",
+        "Pillow>=10.1",
+        "limits>=3.13",
+        "altcha>=0.1.7",
+    ],
+    extras_require={
+        "redis": ["redis>=4.2"],
+        "async": ["httpx>=0.25"],
+        "dev": [
+            "redis>=4.2",
+            "httpx>=0.25",
+            "pytest>=7.4",
+            "pytest-timeout>=2.2",
+            "hypothesis>=6.90",
+            "playwright>=1.40",
+            "ruff>=0.4",
+            "captcha>=0.5",
+            "trustme>=1.1",
+        ],
+    },
+    entry_points={},
+    classifiers=[
+        "Framework :: Flask",
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: MIT License",
+        "Topic :: Internet :: WWW/HTTP :: Dynamic Content",
+    ],
+)

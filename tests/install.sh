@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian machine, then returns.
+# Debian packages: redis-server (store tests), chromium (browser tests), nodejs/npm (axe-core).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+fi
+
+python -m pip install -q --disable-pip-version-check -e ".[dev]"
+
+# Browser-side test assets from the npm registry, kept out of the package.
+if [ ! -f tests/node_modules/axe-core/axe.min.js ] || [ ! -d tests/node_modules/altcha ]; then
+  (cd tests && npm install --no-audit --no-fund --silent --prefix . axe-core@4 altcha@2 >/dev/null)
+fi
+echo "test dependencies installed"

@@ -1,0 +1,226 @@
+"""The self-hosted HTTP API: shapes, single use, expiry, errors, limits and CORS."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+
+import pytest
+from PIL import Image
+
+from tests.helpers import generate, own_site_key
+
+GEN, VAL = "/captcha/generate", "/captcha/validate"
+
+
+@pytest.fixture
+def app(make_app, store_url):
+    return make_app(CAPTCHA_STORE_URL=store_url)
+
+
+def _validate(client, app, captcha_id, user_input, site_key=None):
+    return client.post(
+        VAL,
+        json={
+            "site_key": site_key or own_site_key(app),
+            "captcha_id": captcha_id,
+            "user_input": user_input,
+        },
+    )
+
+
+def test_generate_image_returns_a_png_and_no_answer(app):
+    data, answer = generate(app, "image")
+    assert set(data) == {"captcha_id", "type", "image", "expires_in"}
+    assert data["type"] == "image" and data["expires_in"] == 300
+    png = base64.b64decode(data["image"])
+    assert Image.open(io.BytesIO(png)).format == "PNG"
+    assert answer.lower() not in str(data).lower()
+
+
+def test_generate_math_returns_a_question(app):
+    data, answer = generate(app, "math")
+    assert set(data) == {"captcha_id", "type", "question", "expires_in"}
+    assert answer not in data["question"].split("?")[0].split()[-1:]
+
+
+def test_right_answer_gives_a_token_that_verifies_once(app):
+    ext = app.extensions["captcha"].ext
+    data, answer = generate(app, "math")
+    client = app.test_client()
+    body = _validate(client, app, data["captcha_id"], answer).get_json()
+    assert body["valid"] is True and body["token"].count(".") == 2
+    with app.app_context():
+        assert ext.verify(body["token"]).success
+        assert ext.verify(body["token"]).error_codes == ("token-duplicate",)
+
+
+def test_image_answers_are_case_insensitive(app):
+    data, answer = generate(app, "image")
+    body = _validate(app.test_client(), app, data["captcha_id"], f" {answer.lower()} ").get_json()
+    assert body["valid"] is True
+
+
+def test_a_challenge_is_spent_by_a_wrong_first_attempt(app):
+    data, answer = generate(app, "math")
+    client = app.test_client()
+    assert _validate(client, app, data["captcha_id"], "-1").get_json() == {"valid": False}
+    again = _validate(client, app, data["captcha_id"], answer)
+    assert again.status_code == 400
+    assert "already used" in again.get_json()["detail"]
+
+
+def test_a_challenge_expires(make_app, store_url):
+    app = make_app(CAPTCHA_STORE_URL=store_url, CAPTCHA_CHALLENGE_TTL=1)
+    data, answer = generate(app, "math")
+    time.sleep(1.3)
+    response = _validate(app.test_client(), app, data["captcha_id"], answer)
+    assert response.status_code == 400 and "expired" in response.get_json()["detail"]
+
+
+def test_a_challenge_of_another_site_key_is_refused(app):
+    with app.app_context():
+        other_key, _, _ = app.extensions["captcha"].service.site_keys.create("other")
+    data, answer = generate(app, "math")
+    response = _validate(app.test_client(), app, data["captcha_id"], answer, site_key=other_key)
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body, status, words",
+    [
+        ("not json", 400, "valid JSON"),
+        ("[1, 2]", 400, "JSON object"),
+        ('{"type": "math"}', 400, "site_key"),
+        ('{"site_key": 5, "type": "math"}', 400, "site_key"),
+        ('{"site_key": "SK", "type": "audio"}', 400, "type"),
+        ('{"site_key": "SK", "type": ["math"]}', 400, "type"),
+        ('{"site_key": "nope", "type": "math"}', 403, "unknown site key"),
+        ('{"site_key": "SK", "type": "math", "pad": "' + "x" * 20000 + '"}', 413, "larger"),
+    ],
+)
+def test_generate_errors(app, body, status, words):
+    body = body.replace("SK", own_site_key(app))
+    response = app.test_client().post(GEN, data=body, content_type="application/json")
+    assert response.status_code == status
+    assert words in response.get_json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "payload, words",
+    [
+        ({"captcha_id": "x", "user_input": "1"}, "site_key"),
+        ({"site_key": "SK", "user_input": "1"}, "captcha_id"),
+        ({"site_key": "SK", "captcha_id": "x"}, "user_input"),
+        ({"site_key": "SK", "captcha_id": 7, "user_input": "1"}, "captcha_id"),
+        ({"site_key": "SK", "captcha_id": "x", "user_input": {"a": 1}}, "user_input"),
+        ({"site_key": "SK", "captcha_id": "x", "user_input": None}, "user_input"),
+        ({"site_key": "SK", "captcha_id": "x" * 500, "user_input": "1"}, "captcha_id"),
+        ({"site_key": "SK", "captcha_id": "unknown", "user_input": "1"}, "invalid, expired"),
+    ],
+)
+def test_validate_errors_are_400_with_detail(app, payload, words):
+    payload = {k: (own_site_key(app) if v == "SK" else v) for k, v in payload.items()}
+    response = app.test_client().post(VAL, json=payload)
+    assert response.status_code == 400
+    assert words in response.get_json()["detail"]
+
+
+def test_revoked_site_key_is_403(app):
+    registry = app.extensions["captcha"].service.site_keys
+    site_key, _, record = registry.create("old")
+    assert generate(app, "math", site_key=site_key)[0]["captcha_id"]
+    registry.revoke(record.id)
+    response = app.test_client().post(GEN, json={"site_key": site_key, "type": "math"})
+    assert response.status_code == 403 and "revoked" in response.get_json()["detail"]
+
+
+def test_chunked_oversized_body_is_413(app):
+    def chunks():
+        for _ in range(40):
+            yield b" " * 1024
+
+    response = app.test_client().post(
+        GEN, input_stream=io.BytesIO(b"".join(chunks())), content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"}, environ_base={"wsgi.input_terminated": True},
+    )
+    assert response.status_code == 413
+
+
+def test_generate_rate_limit_per_site_key_gives_429_with_retry_after(make_app, store_url):
+    app = make_app(CAPTCHA_STORE_URL=store_url, CAPTCHA_RATE_LIMIT_GENERATE="3/hour")
+    client = app.test_client()
+    payload = {"site_key": own_site_key(app), "type": "math"}
+    codes = [client.post(GEN, json=payload).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    limited = client.post(GEN, json=payload)
+    assert 0 < int(limited.headers["Retry-After"]) <= 3600
+    assert "rate limit" in limited.get_json()["detail"]
+
+
+def test_failed_validations_count_against_the_validate_limit(make_app):
+    app = make_app(CAPTCHA_RATE_LIMIT_VALIDATE="2/hour")
+    client = app.test_client()
+    for _ in range(2):
+        data, _ = generate(app, "math")
+        assert _validate(client, app, data["captcha_id"], "-5").get_json() == {"valid": False}
+    data, answer = generate(app, "math")
+    assert _validate(client, app, data["captcha_id"], answer).status_code == 429
+
+
+def test_per_ip_limit_holds_across_site_keys(make_app):
+    app = make_app(CAPTCHA_RATE_LIMIT_IP_GENERATE="2/minute")
+    registry = app.extensions["captcha"].service.site_keys
+    keys = [registry.create(f"k{i}")[0] for i in range(3)]
+    client = app.test_client()
+    codes = [client.post(GEN, json={"site_key": k, "type": "math"}).status_code for k in keys]
+    assert codes == [200, 200, 429]
+    other_ip = client.post(
+        GEN, json={"site_key": keys[0], "type": "math"}, environ_base={"REMOTE_ADDR": "10.9.9.9"}
+    )
+    assert other_ip.status_code == 200
+
+
+def test_url_prefix_api_gives_exact_paths(make_app):
+    app = make_app(CAPTCHA_URL_PREFIX="/api")
+    rules = {r.rule for r in app.url_map.iter_rules()}
+    assert {"/api/generate", "/api/validate"} <= rules
+    assert "/captcha/generate" not in rules
+
+
+def test_blueprint_can_be_switched_off(make_app):
+    app = make_app(CAPTCHA_BLUEPRINT=False)
+    assert app.test_client().post(GEN, json={}).status_code == 404
+
+
+def test_cors_only_for_configured_origins(make_app):
+    app = make_app(CAPTCHA_CORS_ORIGINS=["https://good.example"])
+    client = app.test_client()
+    payload = {"site_key": own_site_key(app), "type": "math"}
+    good = client.post(GEN, json=payload, headers={"Origin": "https://good.example"})
+    assert good.headers.get("Access-Control-Allow-Origin") == "https://good.example"
+    bad = client.post(GEN, json=payload, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in bad.headers
+    preflight = client.options(
+        GEN, headers={"Origin": "https://good.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.headers.get("Access-Control-Allow-Origin") == "https://good.example"
+
+
+def test_no_cors_headers_by_default(app):
+    payload = {"site_key": own_site_key(app), "type": "math"}
+    response = app.test_client().post(GEN, json=payload, headers={"Origin": "https://x.example"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_store_outage_is_503_and_accepts_nothing(make_app, tmp_path):
+    app = make_app(CAPTCHA_STORE_URL="redis://127.0.0.1:1/0")
+    client = app.test_client()
+    response = client.post(GEN, json={"site_key": own_site_key(app), "type": "math"})
+    assert response.status_code == 503
+    assert "store" in response.get_json()["detail"]
+    response = client.post(
+        VAL, json={"site_key": own_site_key(app), "captcha_id": "x", "user_input": "1"}
+    )
+    assert response.status_code == 503

@@ -1,0 +1,131 @@
+"""init_app: defaults, validation naming the key, and independence of apps."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from flask_captcha_ext import CaptchaExt, ConfigError
+from flask_captcha_ext.settings import DEFAULTS
+
+
+def test_every_key_is_set_with_its_default(make_app):
+    app = make_app()
+    for key, value in DEFAULTS.items():
+        assert key in app.config
+        if key not in ("CAPTCHA_STORE_URL",):
+            assert app.config[key] == value
+    settings = app.extensions["captcha"].settings
+    assert settings.provider == "selfhosted"
+    assert settings.blueprint is True
+    assert settings.timeout == (3.0, 5.0)
+
+
+def test_user_values_are_kept(make_app):
+    app = make_app(CAPTCHA_CHALLENGE_TTL=60, CAPTCHA_URL_PREFIX="/api")
+    assert app.config["CAPTCHA_CHALLENGE_TTL"] == 60
+    assert app.extensions["captcha"].settings.challenge_ttl == 60
+    assert "/api/generate" in {r.rule for r in app.url_map.iter_rules()}
+
+
+def test_zero_config_uses_sqlite_in_instance_folder(tmp_path):
+    app = Flask("zero", instance_path=str(tmp_path / "inst"))
+    CaptchaExt(app)
+    url = app.config["CAPTCHA_STORE_URL"]
+    assert url.startswith("sqlite:///") and str(tmp_path / "inst") in url
+    client = app.test_client()
+    site_key = app.extensions["captcha"].service.site_keys.own_site_key
+    response = client.post("/captcha/generate", json={"site_key": site_key, "type": "math"})
+    assert response.status_code == 200
+    assert (tmp_path / "inst" / "captcha.sqlite3").exists()
+
+
+def test_zero_config_master_secret_is_shared_by_apps_on_one_store(tmp_path):
+    url = "sqlite:///" + str(tmp_path / "shared.sqlite3")
+    keys = []
+    for name in ("one", "two"):
+        app = Flask(name, instance_path=str(tmp_path / name))
+        app.config["CAPTCHA_STORE_URL"] = url
+        CaptchaExt(app)
+        keys.append(app.extensions["captcha"].service.site_keys.own_site_key)
+    assert keys[0] == keys[1]
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("CAPTCHA_PROVIDER", "nope"),
+        ("CAPTCHA_ENABLED", "yes"),
+        ("CAPTCHA_TIMEOUT", "slow"),
+        ("CAPTCHA_TIMEOUT", (0, 5)),
+        ("CAPTCHA_MIN_SCORE", 2),
+        ("CAPTCHA_STORE_URL", "postgres://x"),
+        ("CAPTCHA_URL_PREFIX", "api"),
+        ("CAPTCHA_CHALLENGE_TTL", 0),
+        ("CAPTCHA_TOKEN_TTL", "300"),
+        ("CAPTCHA_CHALLENGE_TYPES", ("image", "audio")),
+        ("CAPTCHA_RATE_LIMIT_GENERATE", "lots"),
+        ("CAPTCHA_CORS_ORIGINS", [1]),
+        ("CAPTCHA_TOKEN_SECRET", "short"),
+        ("CAPTCHA_VERIFY_URL", "ftp://x"),
+        ("CAPTCHA_BLUEPRINT", "maybe"),
+        ("CAPTCHA_IMAGE_LENGTH", 20),
+    ],
+)
+def test_bad_values_fail_at_init_app_naming_the_key(make_app, key, value):
+    with pytest.raises(ConfigError) as info:
+        make_app(**{key: value})
+    assert key in str(info.value)
+
+
+def test_third_party_provider_without_keys_fails_naming_the_key(tmp_path):
+    app = Flask("p", instance_path=str(tmp_path))
+    app.config.update(CAPTCHA_PROVIDER="hcaptcha", CAPTCHA_SITE_KEY="site")
+    with pytest.raises(ConfigError, match="CAPTCHA_SECRET_KEY"):
+        CaptchaExt(app)
+
+
+def test_settings_are_frozen(make_app):
+    settings = make_app().extensions["captcha"].settings
+    with pytest.raises(AttributeError):
+        settings.provider = "hcaptcha"  # type: ignore[misc]
+
+
+def test_two_apps_in_one_process_are_independent(tmp_path):
+    ext = CaptchaExt()
+    apps = []
+    for name in ("a", "b"):
+        app = Flask(name, instance_path=str(tmp_path / name))
+        app.config.update(SECRET_KEY=f"secret-of-{name}-0123456789", CAPTCHA_STORE_URL="memory://")
+        ext.init_app(app)
+        apps.append(app)
+    a, b = (app.extensions["captcha"] for app in apps)
+    assert a is not b and a.store is not b.store
+    assert a.service.site_keys.own_site_key != b.service.site_keys.own_site_key
+
+    # A token issued by app a is worthless on app b, and b's keys are unknown to a.
+    from flask_captcha_ext.testing import record_answers
+
+    client = apps[0].test_client()
+    apps[0].testing = True
+    with record_answers(apps[0]) as answers:
+        gen = client.post(
+            "/captcha/generate",
+            json={"site_key": a.service.site_keys.own_site_key, "type": "math"},
+        ).get_json()
+    token = client.post(
+        "/captcha/validate",
+        json={
+            "site_key": a.service.site_keys.own_site_key,
+            "captcha_id": gen["captcha_id"],
+            "user_input": answers[gen["captcha_id"]],
+        },
+    ).get_json()["token"]
+    with apps[1].app_context():
+        assert ext.verify(token).error_codes == ("token-invalid",)
+    with apps[0].app_context():
+        assert ext.verify(token).success
+    other = apps[1].test_client().post(
+        "/captcha/generate", json={"site_key": a.service.site_keys.own_site_key, "type": "math"}
+    )
+    assert other.status_code == 403

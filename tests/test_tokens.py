@@ -1,0 +1,95 @@
+"""Success tokens: claims, single use, and one error code per way of failing."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from flask_captcha_ext.selfhosted.tokens import ISSUER, TokenService
+from flask_captcha_ext.stores import open_store
+from tests.helpers import solve
+
+SECRET = b"k" * 32
+
+
+@pytest.fixture
+def tokens(store_url):
+    return TokenService(SECRET, open_store(store_url), ttl=60)
+
+
+def test_claims(tokens):
+    token = tokens.issue("site1", "math")
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], issuer=ISSUER)
+    assert {"iss", "sub", "jti", "iat", "exp"} <= set(claims)
+    assert claims["sub"] == "site1" and claims["exp"] - claims["iat"] == 60
+
+
+def test_valid_once_then_duplicate(tokens):
+    token = tokens.issue("site1", "math")
+    first = tokens.verify(token, "site1")
+    assert first.success and first.provider == "selfhosted" and first.challenge_ts
+    assert tokens.verify(token, "site1").error_codes == ("token-duplicate",)
+
+
+def test_expired(store_url):
+    service = TokenService(SECRET, open_store(store_url), ttl=1)
+    token = service.issue("site1", "math")
+    time.sleep(2.1)
+    assert service.verify(token, "site1").error_codes == ("token-expired",)
+
+
+def test_tampered_payload_and_wrong_key(tokens):
+    token = tokens.issue("site1", "math")
+    header, payload, signature = token.split(".")
+    forged = jwt.encode({**jwt.decode(token, options={"verify_signature": False}), "sub": "x"},
+                        b"other-key" * 4, algorithm="HS256")
+    assert tokens.verify(forged, "x").error_codes == ("token-invalid",)
+    flipped = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    assert tokens.verify(flipped, "site1").error_codes == ("token-invalid",)
+    none_alg = jwt.encode(jwt.decode(token, options={"verify_signature": False}), None, "none")
+    assert tokens.verify(none_alg, "site1").error_codes == ("token-invalid",)
+
+
+def test_other_site(tokens):
+    token = tokens.issue("site1", "math")
+    assert tokens.verify(token, "site2").error_codes == ("token-site-mismatch",)
+    # A refusal for the wrong site does not spend the token.
+    assert tokens.verify(token, "site1").success
+
+
+@pytest.mark.parametrize("junk", ["", None, 5, "a.b.c", "x" * 10000, ["t"]])
+def test_junk_is_refused(tokens, junk):
+    result = tokens.verify(junk, "site1")
+    assert not result.success and result.error_codes
+
+
+def test_missing_claims_are_refused(tokens):
+    now = int(time.time())
+    token = jwt.encode({"iss": ISSUER, "sub": "site1", "iat": now, "exp": now + 60}, SECRET, "HS256")
+    assert tokens.verify(token, "site1").error_codes == ("token-invalid",)
+
+
+def test_verify_through_the_extension(make_app, store_url):
+    app = make_app(CAPTCHA_STORE_URL=store_url)
+    token = solve(app)
+    ext = app.extensions["captcha"].ext
+    with app.app_context():
+        result = ext.verify(token)
+        assert result.success and result.score == 1.0
+        assert ext.verify(token).error_codes == ("token-duplicate",)
+        assert ext.verify(None).error_codes == ("missing-input-response",)
+
+
+def test_token_secret_setting_is_used(make_app):
+    app = make_app(CAPTCHA_TOKEN_SECRET="a-very-long-token-secret-value-0123456789")
+    token = solve(app)
+    jwt.decode(token, "a-very-long-token-secret-value-0123456789", algorithms=["HS256"], issuer=ISSUER)
+
+
+def test_disabled_passes_with_a_log_line(make_app, caplog):
+    app = make_app(CAPTCHA_ENABLED=False)
+    with app.app_context(), caplog.at_level("INFO", logger="flask_captcha_ext"):
+        result = app.extensions["captcha"].ext.verify("anything")
+    assert result.success and "CAPTCHA_ENABLED is False" in caplog.text
