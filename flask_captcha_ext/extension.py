@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable, Optional
 
-from flask import Flask, current_app
+from flask import Blueprint, Flask, current_app
 
 from .result import VerificationResult
+from .failure import default_failure_response
+from .providers import build_provider
 from .selfhosted.blueprint import create_blueprint
+from .selfhosted.cli import captcha_cli
 from .selfhosted.challenges import ImageChallenge, MathChallenge
 from .selfhosted.ratelimit import RateLimiter, limits_storage_for
 from .selfhosted.service import CaptchaService
 from .selfhosted.sitekeys import SiteKeyRegistry, derived_key_pair
-from .selfhosted.tokens import TokenService
+from .selfhosted.tokens import TokenService, looks_like_own_token
+from .signals import captcha_failed, captcha_verified
+from .state import CaptchaState, get_state
+from .widget import captcha_widget
 from .settings import Settings, apply_defaults, derive_secret, load_settings
 from .stores import Store, open_store
 
@@ -28,16 +34,8 @@ log = logging.getLogger("flask_captcha_ext")
 FailureHandler = Callable[[VerificationResult], Any]
 MASTER_SECRET_KEY = "master-secret"
 TEST_TOKEN = "PASSED"
-
-
-@dataclass
-class CaptchaState:
-    """Everything the extension keeps for one app."""
-
-    ext: "CaptchaExt"
-    settings: Settings
-    store: Store
-    service: CaptchaService
+# Makes the package's templates (macros.html, widget partials) loadable in every app.
+TEMPLATES = Blueprint("captcha_templates", __name__, template_folder="templates")
 
 
 class CaptchaExt:
@@ -57,36 +55,83 @@ class CaptchaExt:
         if settings.token_secret is None:
             settings = replace(settings, token_secret=derive_secret(master, "token"))
         service = _build_service(settings, store, master)
-        app.extensions["captcha"] = CaptchaState(self, settings, store, service)
+        provider = build_provider(settings, service)
+        app.extensions["captcha"] = CaptchaState(self, settings, store, service, provider)
+        app.register_blueprint(TEMPLATES)
         if settings.blueprint:
             app.register_blueprint(
                 create_blueprint(settings.cors_origins), url_prefix=settings.url_prefix or None
             )
-        from .selfhosted.cli import captcha_cli
-
         app.cli.add_command(captcha_cli)
+        app.jinja_env.globals.update(captcha_widget=captcha_widget, _captcha_widget_html=captcha_widget)
+        if settings.test_mode and not (app.testing or app.debug):
+            log.warning(
+                "CAPTCHA_TEST_MODE is on for %s, which is neither testing nor debug: the token "
+                "%r passes every check. Never run production like this.",
+                app.name,
+                TEST_TOKEN,
+            )
         if not settings.enabled:
             log.warning("CAPTCHA_ENABLED is False: every CAPTCHA check passes for %s", app.name)
 
     # -- verification ----------------------------------------------------------------------
 
     def verify(
-        self, token: Any, remote_ip: Optional[str] = None, action: Optional[str] = None
+        self,
+        token: Any,
+        remote_ip: Optional[str] = None,
+        action: Optional[str] = None,
+        *,
+        min_score: Optional[float] = None,
     ) -> VerificationResult:
-        """Check ``token`` for the current app; a success token passes exactly once."""
+        """Check ``token`` for the current app and send a signal; tokens pass once.
+
+        ``action`` and ``min_score`` override CAPTCHA_ACTION and CAPTCHA_MIN_SCORE for this check.
+        """
+        result = self._check(get_state(), token, remote_ip, action, min_score)
+        (captcha_verified if result.success else captcha_failed).send(
+            current_app._get_current_object(), result=result  # type: ignore[attr-defined]
+        )
+        return result
+
+    def verify_answer(self, captcha_id: Any, answer: Any) -> VerificationResult:
+        """Check a no-JavaScript answer (``captcha-id`` and ``captcha-answer`` form fields)."""
         state = get_state()
+        if not state.settings.enabled:
+            return _disabled(state.settings)
+        result = state.service.check_answer(captcha_id, answer)
+        (captcha_verified if result.success else captcha_failed).send(
+            current_app._get_current_object(), result=result  # type: ignore[attr-defined]
+        )
+        return result
+
+    def _check(
+        self,
+        state: CaptchaState,
+        token: Any,
+        remote_ip: Optional[str],
+        action: Optional[str],
+        min_score: Optional[float],
+    ) -> VerificationResult:
         settings = state.settings
         if not settings.enabled:
-            log.info("CAPTCHA check skipped: CAPTCHA_ENABLED is False")
-            return VerificationResult(success=True, provider=settings.provider, raw={"disabled": True})
+            return _disabled(settings)
         if settings.test_mode and token == TEST_TOKEN:
             return VerificationResult(success=True, provider=settings.provider, raw={"test": True})
-        return state.service.verify_token(token, state.service.site_keys.own.id)
+        if state.provider is None or (settings.fallback and looks_like_own_token(token)):
+            return state.service.verify_token(token, state.service.site_keys.own.id)
+        return state.provider.verify(token, remote_ip=remote_ip, action=action, min_score=min_score)
 
     def failure_handler(self, handler: FailureHandler) -> FailureHandler:
         """Register what a failed ``@captcha_protected`` check returns (decorator)."""
         self._failure_handler = handler
         return handler
+
+    def handle_failure(self, result: VerificationResult) -> Any:
+        """The response for a failed check: the registered handler's, or the default one."""
+        if self._failure_handler is not None:
+            return self._failure_handler(result)
+        return default_failure_response(result)
 
     @property
     def service(self) -> CaptchaService:
@@ -94,13 +139,9 @@ class CaptchaExt:
         return get_state().service
 
 
-def get_state(app: Optional[Flask] = None) -> CaptchaState:
-    """The extension state of ``app`` (default: the current app)."""
-    app = app or current_app
-    try:
-        return app.extensions["captcha"]
-    except KeyError:
-        raise RuntimeError("CaptchaExt.init_app(app) has not been called for this app") from None
+def _disabled(settings: Settings) -> VerificationResult:
+    log.info("CAPTCHA check skipped: CAPTCHA_ENABLED is False")
+    return VerificationResult(success=True, provider=settings.provider, raw={"disabled": True})
 
 
 def _master_secret(app: Flask, store: Store) -> bytes:

@@ -54,6 +54,7 @@ DEFAULTS: Dict[str, Any] = {
     "CAPTCHA_TOKEN_SECRET": None,
     "CAPTCHA_MAX_CONTENT_LENGTH": 16 * 1024,
     "CAPTCHA_IMAGE_LENGTH": 5,
+    "CAPTCHA_FALLBACK": None,
 }
 
 
@@ -91,6 +92,7 @@ class Settings:
     token_secret: Optional[bytes]
     max_content_length: int
     image_length: int
+    fallback: Optional[str]
 
     @property
     def selfhosted(self) -> bool:
@@ -117,7 +119,7 @@ def load_settings(config: Mapping[str, Any], testing: bool = False) -> Settings:
     test_mode = _bool(config, "CAPTCHA_TEST_MODE")
     blueprint = config["CAPTCHA_BLUEPRINT"]
     if blueprint is None:
-        blueprint = provider == "selfhosted"
+        blueprint = provider == "selfhosted" or config["CAPTCHA_FALLBACK"] == "selfhosted"
     elif not isinstance(blueprint, bool):
         raise ConfigError(f"CAPTCHA_BLUEPRINT must be True, False or None, got {blueprint!r}")
 
@@ -178,7 +180,17 @@ def load_settings(config: Mapping[str, Any], testing: bool = False) -> Settings:
         token_secret=token_secret,
         max_content_length=_positive_int(config, "CAPTCHA_MAX_CONTENT_LENGTH"),
         image_length=_int_between(config, "CAPTCHA_IMAGE_LENGTH", 4, 8),
+        fallback=_fallback(config, provider),
     )
+
+
+def _fallback(config: Mapping[str, Any], provider: str) -> Optional[str]:
+    value = config["CAPTCHA_FALLBACK"]
+    if value not in (None, "selfhosted"):
+        raise ConfigError(f"CAPTCHA_FALLBACK must be None or 'selfhosted', got {value!r}")
+    if value and provider == "selfhosted":
+        raise ConfigError("CAPTCHA_FALLBACK='selfhosted' needs a third-party CAPTCHA_PROVIDER")
+    return value
 
 
 def _bool(config: Mapping[str, Any], key: str) -> bool:

@@ -12,7 +12,8 @@ from typing import Dict, Iterator
 
 from flask import Flask
 
-from .extension import TEST_TOKEN, get_state
+from .extension import TEST_TOKEN
+from .state import get_state
 
 __all__ = ["TEST_TOKEN", "record_answers"]
 

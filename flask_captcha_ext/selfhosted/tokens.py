@@ -29,6 +29,16 @@ DUPLICATE = "token-duplicate"
 STORE_DOWN = "store-unavailable"
 
 
+def looks_like_own_token(token: Any) -> bool:
+    """Whether ``token`` claims to be one of our JWTs (unverified: only to pick a verifier)."""
+    if not isinstance(token, str) or token.count(".") != 2 or len(token) > MAX_TOKEN_LENGTH:
+        return False
+    try:
+        return jwt.decode(token, options={"verify_signature": False}).get("iss") == ISSUER
+    except jwt.InvalidTokenError:
+        return False
+
+
 class TokenService:
     """Issues and verifies success tokens for one app."""
 

@@ -1,0 +1,53 @@
+"""What a failed ``@captcha_protected`` check answers when the app has no failure handler."""
+
+from __future__ import annotations
+
+from typing import Dict
+
+from flask import Response, jsonify, render_template, request
+
+from .result import VerificationResult
+
+MESSAGES: Dict[str, str] = {
+    "missing-input-response": "Please complete the CAPTCHA.",
+    "store-unavailable": "The CAPTCHA service is unavailable; please try again shortly.",
+    "server-unreachable": "The CAPTCHA service is unavailable; please try again shortly.",
+    "token-expired": "The CAPTCHA expired; please solve it again.",
+    "token-duplicate": "This CAPTCHA was already used; please solve it again.",
+    "timeout-or-duplicate": "The CAPTCHA expired or was already used; please solve it again.",
+    "wrong-answer": "The CAPTCHA answer was wrong; please try again.",
+    "challenge-invalid-or-used": "The CAPTCHA expired or was already used; please try again.",
+    "score-too-low": "The CAPTCHA check did not pass.",
+}
+
+
+def describe(result: VerificationResult) -> str:
+    """A sentence for people saying why the check failed."""
+    for code in result.error_codes:
+        if code in MESSAGES:
+            return MESSAGES[code]
+    return "The CAPTCHA check failed; please try again."
+
+
+def wants_json() -> bool:
+    """Whether the client is a script (JSON body, XHR, or JSON preferred over HTML)."""
+    if request.is_json or request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and "text/html" not in request.accept_mimetypes.values()
+
+
+def default_failure_response(result: VerificationResult) -> Response:
+    """400 (503 when our store or the provider is down) as JSON for scripts, HTML otherwise."""
+    unavailable = {"store-unavailable", "server-unreachable"} & set(result.error_codes)
+    status = 503 if unavailable else 400
+    detail = describe(result)
+    if wants_json():
+        response = jsonify(detail=detail, error_codes=list(result.error_codes))
+    else:
+        response = Response(
+            render_template("flask_captcha_ext/failure.html", detail=detail, result=result),
+            mimetype="text/html",
+        )
+    response.status_code = status
+    return response

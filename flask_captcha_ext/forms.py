@@ -1,0 +1,83 @@
+"""WTForms / Flask-WTF integration: ``CaptchaField`` and its validator ``CaptchaRequired``.
+
+The field renders the configured widget through ``captcha_widget`` and is checked in
+``validate()`` / ``validate_on_submit()``. Its data is not the token itself: the token lives in
+the provider's own form field, so the validator reads the request as ``@captcha_protected`` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from flask import g
+from markupsafe import Markup
+from wtforms import Field, Form
+from wtforms.validators import StopValidation
+
+from .decorators import verify_request
+from .failure import describe
+from .widget import captcha_widget
+
+
+class CaptchaRequired:
+    """Validator: the request must carry a passing CAPTCHA.
+
+    ``message`` replaces the default, translated per-failure messages.
+    """
+
+    field_flags = {"required": True}
+
+    def __init__(
+        self,
+        message: Optional[str] = None,
+        action: Optional[str] = None,
+        min_score: Optional[float] = None,
+    ) -> None:
+        self.message = message
+        self.action = action
+        self.min_score = min_score
+
+    def __call__(self, form: Form, field: Field) -> None:
+        result = verify_request(self.action, self.min_score)
+        field.result = result  # type: ignore[attr-defined]
+        if not result.success:
+            raise StopValidation(field.gettext(self.message or describe(result)))
+        g.captcha_result = result
+
+
+class CaptchaWidget:
+    """Renders the field as the configured provider's widget."""
+
+    def __call__(self, field: Field, **kwargs: Any) -> Markup:
+        options = {**(field.render_kw or {}), **kwargs}
+        options.pop("id", None)
+        options.pop("required", None)
+        return captcha_widget(**options)
+
+
+class CaptchaField(Field):
+    """A form field showing the CAPTCHA widget and requiring it to pass.
+
+    Extra keyword arguments of ``CaptchaRequired`` (``action``, ``min_score``) may be given here.
+    """
+
+    widget = CaptchaWidget()
+
+    def __init__(
+        self,
+        label: str = "CAPTCHA",
+        validators: Any = None,
+        action: Optional[str] = None,
+        min_score: Optional[float] = None,
+        **kwargs: Any,
+    ) -> None:
+        validators = validators or [CaptchaRequired(action=action, min_score=min_score)]
+        super().__init__(label, validators, **kwargs)
+        self.result = None
+
+    def process_formdata(self, valuelist: Any) -> None:
+        # The token is read from the request by the validator, never trusted from formdata.
+        self.data = None
+
+    def _value(self) -> str:
+        return ""

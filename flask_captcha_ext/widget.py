@@ -1,0 +1,110 @@
+"""``captcha_widget(**attrs)``: render the configured provider's widget in a template.
+
+One mechanism for every provider: the options are parsed once into ``WidgetOptions``, the provider
+supplies a context, and ``flask_captcha_ext/widgets/<provider>.html`` renders it. Templates use
+autoescaping (and ``xmlattr`` for extra attributes), so every value is escaped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Optional, Union
+
+from flask import render_template, url_for
+from markupsafe import Markup
+
+from .state import CaptchaState, get_state
+
+THEMES = ("light", "dark", "auto")
+NoScriptChallenge = Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WidgetOptions:
+    """What a template asked of ``captcha_widget``."""
+
+    nonce: Optional[str] = None
+    theme: str = "auto"
+    language: Optional[str] = None
+    challenge_type: Optional[str] = None
+    action: Optional[str] = None
+    size: Optional[str] = None
+    attrs: Dict[str, str] = field(default_factory=dict)
+
+
+def parse_options(
+    nonce: Union[str, Callable[[], str], None] = None,
+    theme: str = "auto",
+    language: Optional[str] = None,
+    challenge_type: Optional[str] = None,
+    action: Optional[str] = None,
+    size: Optional[str] = None,
+    **attrs: Any,
+) -> WidgetOptions:
+    """Check the macro's arguments; ``nonce`` may be a string or a callable returning one."""
+    if callable(nonce):
+        nonce = nonce()
+    if nonce is not None and not isinstance(nonce, str):
+        raise TypeError("captcha_widget(nonce=...) must be a string or a callable returning one")
+    if theme not in THEMES:
+        raise ValueError(f"captcha_widget(theme=...) must be one of {', '.join(THEMES)}")
+    html_attrs = {
+        name.rstrip("_").replace("_", "-"): str(value)
+        for name, value in attrs.items()
+        if value is not None and value is not False
+    }
+    return WidgetOptions(nonce, theme, language, challenge_type, action, size, html_attrs)
+
+
+def captcha_widget(**kwargs: Any) -> Markup:
+    """The configured provider's widget as HTML (nothing when CAPTCHA_ENABLED is False)."""
+    state = get_state()
+    if not state.settings.enabled:
+        return Markup("")
+    options = parse_options(**kwargs)
+    provider = state.settings.provider
+    context = state.provider.widget_context(options) if provider != "selfhosted" else {}
+    if provider == "selfhosted" or state.settings.fallback == "selfhosted":
+        context["selfhosted"] = selfhosted_context(state, options)
+    html = render_template(f"flask_captcha_ext/widgets/{provider}.html", o=options, **context)
+    return Markup(html)
+
+
+def selfhosted_context(state: CaptchaState, options: WidgetOptions) -> Dict[str, Any]:
+    """What the self-hosted widget needs: endpoints, site key, and a no-JavaScript challenge."""
+    settings = state.settings
+    kind = options.challenge_type or _default_kind(settings.challenge_types)
+    if kind not in settings.challenge_types:
+        raise ValueError(
+            f"captcha_widget(challenge_type={kind!r}) is not in CAPTCHA_CHALLENGE_TYPES"
+        )
+    site_keys = state.service.site_keys
+    return {
+        "site_key": site_keys.own_site_key,
+        "generate_url": url_for("captcha.generate"),
+        "validate_url": url_for("captcha.validate"),
+        "script_url": url_for("captcha.static", filename="widget.js"),
+        "style_url": url_for("captcha.static", filename="widget.css"),
+        "challenge_type": kind,
+        "types": settings.challenge_types,
+        "token_ttl": settings.token_ttl,
+        "noscript": noscript_challenge(state, settings.challenge_types),
+    }
+
+
+def noscript_challenge(state: CaptchaState, types: Any) -> NoScriptChallenge:
+    """A server-rendered challenge for browsers without JavaScript (image, else math)."""
+    kind = "image" if "image" in types else "math"
+    if kind not in types:
+        return {}
+    data = state.service.new_challenge(state.service.site_keys.own, kind)
+    if "image" in data:
+        data["image_src"] = "data:image/png;base64," + data["image"]
+    return data
+
+
+def _default_kind(types: Any) -> str:
+    for kind in ("image", "math", "pow"):
+        if kind in types:
+            return kind
+    return types[0]

@@ -1,0 +1,196 @@
+"""The Flask integration: decorator, WTForms field, widget macro, switches and test helpers."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from flask import Flask, g, jsonify, render_template_string
+from flask_wtf import FlaskForm
+from wtforms import StringField
+
+from flask_captcha_ext import (
+    CaptchaExt,
+    CaptchaField,
+    captcha_failed,
+    captcha_protected,
+    captcha_verified,
+)
+from flask_captcha_ext.testing import TEST_TOKEN
+from tests.helpers import generate, solve
+
+
+def _routes(app: Flask) -> None:
+    @app.post("/bare")
+    @captcha_protected
+    def bare():
+        return jsonify(ok=True, provider=g.captcha_result.provider)
+
+    @app.post("/args")
+    @captcha_protected(action="login", min_score=0.5)
+    def with_args():
+        return jsonify(ok=True)
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app(WTF_CSRF_ENABLED=False)
+    _routes(app)
+    return app
+
+
+def test_token_in_form_field(app):
+    response = app.test_client().post("/bare", data={"captcha-token": solve(app)})
+    assert response.status_code == 200 and response.get_json()["provider"] == "selfhosted"
+
+
+def test_token_in_json_body_and_header(app):
+    client = app.test_client()
+    assert client.post("/bare", json={"captcha-token": solve(app)}).status_code == 200
+    assert client.post("/args", headers={"X-Captcha-Token": solve(app)}).status_code == 200
+
+
+def test_a_token_passes_once(app):
+    token = solve(app)
+    client = app.test_client()
+    assert client.post("/bare", data={"captcha-token": token}).status_code == 200
+    again = client.post("/bare", json={"captcha-token": token})
+    assert again.status_code == 400
+    assert again.get_json()["error_codes"] == ["token-duplicate"]
+
+
+def test_noscript_pair(app):
+    client = app.test_client()
+    data, answer = generate(app, "image")
+    ok = client.post("/bare", data={"captcha-id": data["captcha_id"], "captcha-answer": answer})
+    assert ok.status_code == 200
+    data, answer = generate(app, "math")
+    wrong = client.post("/bare", data={"captcha-id": data["captcha_id"], "captcha-answer": "x"})
+    assert wrong.status_code == 400
+    replay = client.post("/bare", data={"captcha-id": data["captcha_id"], "captcha-answer": answer})
+    assert replay.status_code == 400
+
+
+def test_missing_token_json_and_html_failures(app):
+    client = app.test_client()
+    as_json = client.post("/bare", json={})
+    assert as_json.status_code == 400
+    assert as_json.get_json() == {
+        "detail": "Please complete the CAPTCHA.",
+        "error_codes": ["missing-input-response"],
+    }
+    xhr = client.post("/bare", data={}, headers={"X-Requested-With": "XMLHttpRequest"})
+    assert xhr.status_code == 400 and xhr.is_json
+    html = client.post("/bare", data={"name": "x"}, headers={"Accept": "text/html"})
+    assert html.status_code == 400 and html.mimetype == "text/html"
+    assert b"Please complete the CAPTCHA." in html.data
+
+
+def test_forged_token_fails(app):
+    response = app.test_client().post("/bare", json={"captcha-token": "a.b.c"})
+    assert response.status_code == 400
+    assert response.get_json()["error_codes"] == ["token-invalid"]
+
+
+def test_custom_failure_handler(make_app):
+    app = make_app()
+    ext = app.extensions["captcha"].ext
+
+    @ext.failure_handler
+    def on_fail(result):
+        return jsonify(custom=True, codes=list(result.error_codes)), 418
+
+    _routes(app)
+    response = app.test_client().post("/bare", json={})
+    assert response.status_code == 418 and response.get_json()["custom"] is True
+
+
+def test_signals_carry_the_result(app):
+    seen = []
+
+    def record(sender, result):
+        seen.append((sender.name, result.success))
+
+    with captcha_verified.connected_to(record, app), captcha_failed.connected_to(record, app):
+        client = app.test_client()
+        client.post("/bare", json={"captcha-token": solve(app)})
+        client.post("/bare", json={})
+    assert seen == [(app.name, True), (app.name, False)]
+
+
+def test_test_mode_accepts_passed(make_app):
+    app = make_app(CAPTCHA_TEST_MODE=True)
+    _routes(app)
+    client = app.test_client()
+    assert client.post("/bare", json={"captcha-token": TEST_TOKEN}).status_code == 200
+    assert client.post("/bare", json={"captcha-token": "FAILED"}).status_code == 400
+
+
+def test_test_mode_warns_outside_testing_and_debug(tmp_path, caplog):
+    app = Flask("prod", instance_path=str(tmp_path))
+    app.config.update(SECRET_KEY="s" * 32, CAPTCHA_TEST_MODE=True, CAPTCHA_STORE_URL="memory://")
+    with caplog.at_level(logging.WARNING, logger="flask_captcha_ext"):
+        CaptchaExt(app)
+    assert "CAPTCHA_TEST_MODE" in caplog.text
+
+
+def test_disabled_skips_checks_and_renders_nothing(make_app, caplog):
+    app = make_app(CAPTCHA_ENABLED=False)
+    _routes(app)
+    with caplog.at_level(logging.INFO, logger="flask_captcha_ext"):
+        assert app.test_client().post("/bare", json={}).status_code == 200
+    assert "CAPTCHA_ENABLED is False" in caplog.text
+    with app.test_request_context():
+        assert render_template_string("{{ captcha_widget() }}").strip() == ""
+
+
+class ContactForm(FlaskForm):
+    name = StringField("Name")
+    captcha = CaptchaField()
+
+
+def test_captcha_field_validates_on_submit(app):
+    @app.route("/contact", methods=["GET", "POST"])
+    def contact():
+        form = ContactForm()
+        if form.validate_on_submit():
+            return jsonify(ok=True, name=form.name.data)
+        return jsonify(ok=False, errors=form.errors), 400
+
+    client = app.test_client()
+    ok = client.post("/contact", data={"name": "Ada", "captcha-token": solve(app)})
+    assert ok.get_json() == {"ok": True, "name": "Ada"}
+    bad = client.post("/contact", data={"name": "Ada", "captcha-token": "nope"})
+    assert bad.status_code == 400
+    assert bad.get_json()["errors"]["captcha"]
+    missing = client.post("/contact", data={"name": "Ada"})
+    assert missing.get_json()["errors"] == {"captcha": ["Please complete the CAPTCHA."]}
+
+
+def test_field_renders_the_widget(app):
+    with app.test_request_context():
+        form = ContactForm()
+        html = str(form.captcha(theme="dark"))
+    assert 'name="captcha-token"' in html and "dark" in html
+
+
+def test_macro_and_global_render_the_same_widget_with_options(app):
+    template = (
+        '{% from "flask_captcha_ext/macros.html" import captcha_widget as w %}'
+        '{{ w(nonce="n0nce", theme="dark", language="de", challenge_type="math", '
+        'class_="x\\"><script>", data_test="1") }}'
+    )
+    with app.test_request_context():
+        html = render_template_string(template)
+        global_html = render_template_string("{{ captcha_widget(nonce=make_nonce) }}",
+                                             make_nonce=lambda: "callable-nonce")
+    assert 'nonce="n0nce"' in html and "callable-nonce" in global_html
+    assert "<script>" not in html.replace("<script src", "").replace("</script>", "")
+    assert "&#34;&gt;&lt;script&gt;" in html or "&quot;&gt;&lt;script&gt;" in html
+    assert 'data-test="1"' in html
+    assert "<noscript>" in html and 'name="captcha-answer"' in html and 'name="captcha-id"' in html
+
+
+def test_bad_widget_options_fail_loudly(app):
+    with app.test_request_context(), pytest.raises(ValueError):
+        render_template_string('{{ captcha_widget(theme="neon") }}')
