@@ -18,7 +18,7 @@ def keys() -> None:
 
 
 def _registry():  # type: ignore[no-untyped-def]
-    from ..extension import get_state
+    from ..state import get_state
 
     return get_state().service.site_keys
 

@@ -13,11 +13,11 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from ..result import VerificationResult
 from ..settings import Settings
-from ..stores import Store
+from ..stores import Store, StoreUnavailable
 from .challenges import ChallengeKind
 from .ratelimit import RateLimiter
 from .sitekeys import SiteKey, SiteKeyRegistry
-from .tokens import TokenService
+from .tokens import MISSING, PROVIDER, STORE_DOWN, TokenService
 
 CHALLENGE_PREFIX = "challenge:"
 MAX_ID_LENGTH = 64
@@ -117,6 +117,22 @@ class CaptchaService:
             raise ApiError(400, "invalid, expired or already used captcha")
         kind_name = record["k"]
         return self.kinds[kind_name].check(captcha_id, record["st"], user_input), kind_name
+
+    def check_answer(self, captcha_id: Any, answer: Any) -> VerificationResult:
+        """Check a server-rendered (no-JavaScript) challenge of the app's own key, spending it."""
+        if not isinstance(captcha_id, str) or not 0 < len(captcha_id) <= MAX_ID_LENGTH:
+            return VerificationResult.failure(PROVIDER, [MISSING])
+        if not isinstance(answer, str) or len(answer) > MAX_INPUT_LENGTH:
+            return VerificationResult.failure(PROVIDER, ["invalid-input-response"])
+        try:
+            solved, kind_name = self.solve(self.site_keys.own, captcha_id, answer)
+        except ApiError:
+            return VerificationResult.failure(PROVIDER, ["challenge-invalid-or-used"])
+        except StoreUnavailable:
+            return VerificationResult.failure(PROVIDER, [STORE_DOWN])
+        if not solved:
+            return VerificationResult.failure(PROVIDER, ["wrong-answer"])
+        return VerificationResult(success=True, provider=PROVIDER, score=1.0, raw={"type": kind_name})
 
     def verify_token(self, token: Any, site_id: Optional[str]) -> VerificationResult:
         """Verify (and spend) a success token of ``site_id``."""
