@@ -19,6 +19,7 @@ from .providers import build_provider
 from .selfhosted.blueprint import create_blueprint
 from .selfhosted.cli import captcha_cli
 from .selfhosted.challenges import ImageChallenge, MathChallenge
+from .selfhosted.pow import PowChallenge
 from .selfhosted.ratelimit import RateLimiter, limits_storage_for
 from .selfhosted.service import CaptchaService
 from .selfhosted.sitekeys import SiteKeyRegistry, derived_key_pair
@@ -156,7 +157,7 @@ def _master_secret(app: Flask, store: Store) -> bytes:
     log.warning(
         "SECRET_KEY is not set: flask-captcha-ext generated a master secret and keeps it in %s; "
         "set SECRET_KEY (or CAPTCHA_TOKEN_SECRET) in production",
-        store.url.split("@")[-1],
+        getattr(store, "safe_url", store.url),
     )
     return value.encode()
 
@@ -169,6 +170,9 @@ def _build_service(settings: Settings, store: Store, master: bytes) -> CaptchaSe
     kinds = {
         "image": ImageChallenge(answer_key, settings.image_length),
         "math": MathChallenge(answer_key),
+        "pow": PowChallenge(
+            derive_secret(master, "pow"), settings.pow_max_number, settings.challenge_ttl
+        ),
     }
     assert settings.token_secret is not None
     return CaptchaService(

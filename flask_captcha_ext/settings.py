@@ -55,6 +55,7 @@ DEFAULTS: Dict[str, Any] = {
     "CAPTCHA_MAX_CONTENT_LENGTH": 16 * 1024,
     "CAPTCHA_IMAGE_LENGTH": 5,
     "CAPTCHA_FALLBACK": None,
+    "CAPTCHA_POW_MAX_NUMBER": 100_000,
 }
 
 
@@ -93,6 +94,7 @@ class Settings:
     max_content_length: int
     image_length: int
     fallback: Optional[str]
+    pow_max_number: int = 100_000
 
     @property
     def selfhosted(self) -> bool:
@@ -181,6 +183,7 @@ def load_settings(config: Mapping[str, Any], testing: bool = False) -> Settings:
         max_content_length=_positive_int(config, "CAPTCHA_MAX_CONTENT_LENGTH"),
         image_length=_int_between(config, "CAPTCHA_IMAGE_LENGTH", 4, 8),
         fallback=_fallback(config, provider),
+        pow_max_number=_int_between(config, "CAPTCHA_POW_MAX_NUMBER", 1_000, 10_000_000),
     )
 
 
@@ -260,7 +263,7 @@ def _timeout(config: Mapping[str, Any]) -> Tuple[float, float]:
 
 def _store_url(config: Mapping[str, Any]) -> str:
     value = config["CAPTCHA_STORE_URL"]
-    schemes = ("memory://", "sqlite://", "redis://", "rediss://", "redis+unix://")
+    schemes = ("memory://", "sqlite://", "redis://", "rediss://")
     if not isinstance(value, str) or not value.startswith(schemes):
         raise ConfigError(
             f"CAPTCHA_STORE_URL must start with one of {', '.join(schemes)}; got {value!r}"

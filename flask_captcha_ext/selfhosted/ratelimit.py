@@ -40,7 +40,7 @@ class StoreCounterStorage(Storage):
         return int(value) if value else 0
 
     def get_expiry(self, key: str) -> float:
-        _, left = self.store.incr("rl:" + key, 1, 0)
+        _, left = self.store.incr("rl:" + key, 1, 0)  # amount 0 only reads
         return time.time() + max(left, 0.0)
 
     def check(self) -> bool:
@@ -62,14 +62,12 @@ def limits_storage_for(store: Store) -> Storage:
     url = store.url
     if url.startswith("memory://"):
         return MemoryStorage()
-    if url.startswith(("redis://", "rediss://", "redis+unix://")):
-        redis_url = url.replace("redis+unix://", "unix://", 1).split("?", 1)[0]
+    if url.startswith(("redis://", "rediss://")):
         return RedisStorage(
-            redis_url,
+            "redis://",
+            connection_pool=store.connection_pool,  # type: ignore[attr-defined]
             wrap_exceptions=True,
-            socket_connect_timeout=1.0,
-            socket_timeout=1.0,
-            key_prefix="captcha-limits",
+            key_prefix=getattr(store, "prefix", "captcha:") + "limits",
         )
     return StoreCounterStorage(store)
 

@@ -36,7 +36,8 @@ class Store(Protocol):
     def incr(self, key: str, window: float, amount: int = 1) -> Tuple[int, float]:
         """Add ``amount`` to a counter living ``window`` seconds from its first increment.
 
-        Returns the new count and the seconds left until the window resets.
+        Returns the new count and the seconds left until the window resets. ``amount=0`` only
+        reads: a missing counter stays missing and reads as ``(0, 0.0)``.
         """
 
     def delete(self, key: str) -> None:

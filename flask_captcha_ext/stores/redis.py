@@ -1,0 +1,189 @@
+"""Redis store: shares CAPTCHA state between worker processes and hosts.
+
+Needs redis-py (``pip install flask-captcha-ext[redis]``) and Redis >= 6.2 (for ``GETDEL``).
+Each of put, get, take, claim and incr is one command or one Lua script: atomic for all clients.
+Redis expires keys itself. Socket timeouts are short so an outage answers in about a second
+with :class:`StoreUnavailable`; the pooled connections reconnect once the server is back.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Tuple, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from .base import StoreUnavailable
+
+if TYPE_CHECKING:
+    import redis as redis_py
+
+T = TypeVar("T")
+
+DEFAULT_PREFIX = "captcha:"
+
+# INCRBY, then start the window when the key has no expiry yet (it is new); returns count, PTTL.
+# An increment of 0 only reads: it never creates the counter.
+_INCR_SCRIPT = """
+if ARGV[1] == '0' and redis.call('EXISTS', KEYS[1]) == 0 then
+  return {0, 0}
+end
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+return {count, ttl}
+"""
+
+
+def _import_redis() -> Any:
+    try:
+        import redis
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "The Redis store needs redis-py: pip install flask-captcha-ext[redis]"
+        ) from exc
+    return redis
+
+
+def _redact_url(url: str) -> str:
+    """``url`` with any password (in the userinfo or a ``password=`` query) masked."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        user = parts.username or ""
+        netloc = f"{user}:***@{netloc.rpartition('@')[2]}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if k == "password" else v) for k, v in pairs])
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _split_prefix(url: str) -> Tuple[str, Optional[str]]:
+    """Remove our own ``prefix=`` query parameter, which redis-py would not accept."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    prefixes = [v for k, v in pairs if k == "prefix"]
+    if not prefixes:
+        return url, None
+    query = urlencode([(k, v) for k, v in pairs if k != "prefix"])
+    return urlunsplit(parts._replace(query=query)), prefixes[-1]
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def _ms(seconds: float) -> int:
+    """Seconds as positive whole milliseconds (Redis rejects an expiry of 0)."""
+    return max(1, math.ceil(seconds * 1000))
+
+
+class RedisStore:
+    """A :class:`~flask_captcha_ext.stores.base.Store` on a Redis server.
+
+    Keys are stored under ``prefix`` (default ``"captcha:"``, or ``?prefix=`` in the URL) so
+    the database can be shared. ``timeout`` bounds connecting and each reply, in seconds; redis-py
+    options in the URL query (``?socket_timeout=5``) take precedence.
+    """
+
+    def __init__(self, url: str, *, prefix: Optional[str] = None, timeout: float = 1.0) -> None:
+        redis = _import_redis()
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self.url = url  # reopens the same backend; may hold a password, so log safe_url instead
+        url, url_prefix = _split_prefix(url)
+        self.safe_url = _redact_url(url)
+        self.prefix = prefix if prefix is not None else (url_prefix or DEFAULT_PREFIX)
+        try:
+            pool = redis.ConnectionPool.from_url(
+                url,
+                socket_connect_timeout=timeout,
+                socket_timeout=timeout,
+                # No retries inside redis-py: _run() retries once itself, and only for a
+                # connection error, so a stale pooled socket is replaced but an outage is not
+                # waited out.
+                retry=Retry(NoBackoff(), 0),
+                decode_responses=True,
+            )
+        except ValueError as exc:  # re-raised without the chain, which holds the raw URL
+            raise ValueError(f"invalid Redis URL {self.safe_url}: {exc}") from None
+        self._client: redis_py.Redis = redis.Redis(connection_pool=pool)
+        self._incr_script = self._client.register_script(_INCR_SCRIPT)
+        self._errors = redis.exceptions.RedisError
+        self._reconnectable = redis.exceptions.ConnectionError
+
+    @property
+    def connection_pool(self) -> Any:
+        """The store's redis-py connection pool, for other Redis users of the same backend."""
+        return self._client.connection_pool
+
+    def __repr__(self) -> str:
+        return f"<RedisStore {self.safe_url} prefix={self.prefix!r}>"
+
+    def _run(self, op: Callable[[], T]) -> T:
+        """Run ``op``; a dropped connection is retried once, any Redis error is an outage."""
+        try:
+            try:
+                return op()
+            except self._reconnectable:
+                return op()
+        except self._errors as exc:
+            raise StoreUnavailable(f"Redis store {self.safe_url} unavailable: {exc}") from exc
+
+    # Store protocol.
+
+    def put(self, key: str, value: str, ttl: Optional[float]) -> None:
+        """Set ``key`` to ``value`` for ``ttl`` seconds (None: until deleted)."""
+        px = None if ttl is None else _ms(ttl)
+        self._run(lambda: self._client.set(self.prefix + key, value, px=px))
+
+    def get(self, key: str) -> Optional[str]:
+        """The live value of ``key``, or None."""
+        return self._run(lambda: self._client.get(self.prefix + key))
+
+    def take(self, key: str) -> Optional[str]:
+        """``GETDEL``: one command, so one caller gets the value."""
+        return self._run(lambda: self._client.getdel(self.prefix + key))
+
+    def claim(self, key: str, ttl: Optional[float], value: str = "1") -> bool:
+        """``SET NX``: True for the one caller that created ``key``."""
+        px = None if ttl is None else _ms(ttl)
+        return bool(self._run(lambda: self._client.set(self.prefix + key, value, nx=True, px=px)))
+
+    def incr(self, key: str, window: float, amount: int = 1) -> Tuple[int, float]:
+        """Add ``amount`` to a counter whose window starts at its first increment."""
+        count, ttl_ms = self._run(
+            lambda: self._incr_script(keys=[self.prefix + key], args=[amount, _ms(window)])
+        )
+        return int(count), max(0.0, int(ttl_ms) / 1000)
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if present."""
+        self._run(lambda: self._client.delete(self.prefix + key))
+
+    def scan(self, prefix: str) -> Iterator[Tuple[str, str]]:
+        """Live ``(key, value)`` pairs whose key starts with ``prefix``, sorted by key."""
+        return iter(self._run(lambda: self._scan(prefix)))
+
+    def _scan(self, prefix: str) -> List[Tuple[str, str]]:
+        pattern = _glob_escape(self.prefix + prefix) + "*"
+        keys = sorted(set(self._client.scan_iter(match=pattern, count=1000)))
+        found: List[Tuple[str, str]] = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            for full_key, value in zip(chunk, self._client.mget(chunk)):
+                if value is not None:  # expired or deleted since SCAN saw it
+                    found.append((full_key[len(self.prefix) :], value))
+        return found
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the server answers."""
+        self._run(self._client.ping)
+
+    def close(self) -> None:
+        """Close the pooled connections; the next call opens new ones."""
+        self._client.connection_pool.disconnect()

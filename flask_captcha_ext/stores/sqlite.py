@@ -1,0 +1,234 @@
+"""SQLite store: the zero-configuration default, shared by every worker process on one host.
+
+One table, WAL journal, one connection per thread (re-opened after ``fork``). Each operation is a
+single statement or a ``BEGIN IMMEDIATE`` transaction, so it is atomic across processes, not only
+threads. Expired rows are invisible at once and deleted by a purge that writes trigger at most
+every ``purge_interval`` seconds, so the file stays small without a cron job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator, List, Optional, Tuple, Union
+
+from .base import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS captcha_store "
+    "(key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL)",
+    "CREATE INDEX IF NOT EXISTS captcha_store_expires_at ON captcha_store (expires_at)",
+)
+# Each operation is one statement; the names say which.
+_PUT = "INSERT OR REPLACE INTO captcha_store (key, value, expires_at) VALUES (?, ?, ?)"
+_GET = "SELECT value FROM captcha_store WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
+_GET_ROW = (
+    "SELECT value, expires_at FROM captcha_store "
+    "WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
+)
+_TAKE = "DELETE FROM captcha_store WHERE key = ? RETURNING value, expires_at"
+_READ_ANY = "SELECT value, expires_at FROM captcha_store WHERE key = ?"
+_DELETE = "DELETE FROM captcha_store WHERE key = ?"
+_PURGE = "DELETE FROM captcha_store WHERE expires_at <= ?"
+_SCAN = (
+    "SELECT key, value FROM captcha_store WHERE key >= ? AND substr(key, 1, ?) = ? "
+    "AND (expires_at IS NULL OR expires_at > ?) ORDER BY key"
+)
+# DELETE ... RETURNING arrived in SQLite 3.35; older libraries take within BEGIN IMMEDIATE.
+_HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+
+
+class SQLiteStore:
+    """A :class:`~flask_captcha_ext.stores.base.Store` in one SQLite file.
+
+    ``timeout`` is SQLite's busy timeout: how long an operation waits for another process's
+    write lock before it raises :class:`StoreUnavailable`.
+    """
+
+    def __init__(
+        self,
+        path: Union[str, os.PathLike[str]],
+        *,
+        timeout: float = 5.0,
+        purge_interval: float = 5.0,
+    ) -> None:
+        self.path = os.fspath(path)
+        if not self.path or self.path == ":memory:" or self.path.startswith("file:"):
+            raise ValueError("SQLiteStore needs a file path (an in-memory database is per thread)")
+        self.url = f"sqlite:///{self.path}"
+        self._timeout = timeout
+        self._purge_interval = purge_interval
+        self._next_purge = 0.0
+        self._local = threading.local()
+        self._generation = 0  # bumped by close(); stale per-thread connections reopen
+        self._inherited: List[sqlite3.Connection] = []
+
+    def __repr__(self) -> str:
+        return f"<SQLiteStore {self.path!r}>"
+
+    # Connections.
+
+    def _connect(self) -> sqlite3.Connection:
+        parent = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(parent, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use and again after fork or close()."""
+        local = self._local
+        conn: Optional[sqlite3.Connection] = getattr(local, "conn", None)
+        if conn is not None:
+            if local.pid == os.getpid() and local.generation == self._generation:
+                return conn
+            if local.pid == os.getpid():
+                conn.close()
+            else:
+                # Inherited over fork: closing it here could disturb the parent's locks and WAL,
+                # so keep it referenced and never touch it again.
+                self._inherited.append(conn)
+            local.conn = None
+        conn = self._connect()
+        local.conn, local.pid, local.generation = conn, os.getpid(), self._generation
+        return conn
+
+    def _drop_conn(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+        self._local.conn = None
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection; SQLite and OS errors become StoreUnavailable."""
+        try:
+            conn = self._conn()
+            yield conn
+        except sqlite3.ProgrammingError:  # a bug in the caller, not an outage
+            raise
+        except (sqlite3.DatabaseError, OSError) as exc:
+            # Roll back by reconnecting: the next call starts from a clean connection.
+            self._drop_conn()
+            raise StoreUnavailable(f"SQLite store {self.path!r} failed: {exc}") from exc
+
+    @contextmanager
+    def _immediate(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that takes the database lock up front (no upgrade deadlocks)."""
+        with self._db() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _after_write(self, now: float) -> None:
+        """Delete expired rows, at most once per purge interval in this process."""
+        if now < self._next_purge:
+            return
+        self._next_purge = now + self._purge_interval
+        try:
+            with self._db() as conn:
+                conn.execute(_PURGE, (now,))
+        except StoreUnavailable as exc:  # the write itself succeeded; purge again next time
+            log.debug("purge of expired captcha rows failed: %s", exc)
+            self._next_purge = now
+
+    @staticmethod
+    def _expiry(now: float, ttl: Optional[float]) -> Optional[float]:
+        return None if ttl is None else now + ttl
+
+    # Store protocol.
+
+    def put(self, key: str, value: str, ttl: Optional[float]) -> None:
+        """Set ``key`` to ``value`` for ``ttl`` seconds (None: until deleted)."""
+        now = time.time()
+        with self._db() as conn:
+            conn.execute(_PUT, (key, value, self._expiry(now, ttl)))
+        self._after_write(now)
+
+    def get(self, key: str) -> Optional[str]:
+        """The live value of ``key``, or None."""
+        with self._db() as conn:
+            row = conn.execute(_GET, (key, time.time())).fetchone()
+        return None if row is None else row[0]
+
+    def take(self, key: str) -> Optional[str]:
+        """Delete ``key`` and return its live value; one statement, so one caller wins."""
+        now = time.time()
+        if _HAS_RETURNING:
+            with self._db() as conn:
+                # fetchall() steps the statement to completion, which commits it.
+                rows = conn.execute(_TAKE, (key,)).fetchall()
+        else:
+            with self._immediate() as conn:
+                rows = conn.execute(_READ_ANY, (key,)).fetchall()
+                conn.execute(_DELETE, (key,))
+        if not rows:
+            return None
+        value, expires_at = rows[0]
+        return value if expires_at is None or expires_at > now else None
+
+    def claim(self, key: str, ttl: Optional[float], value: str = "1") -> bool:
+        """Set ``key`` only if absent or expired, inside one write transaction."""
+        now = time.time()
+        with self._immediate() as conn:
+            live = conn.execute(_GET, (key, now)).fetchone()
+            if live is None:
+                conn.execute(_PUT, (key, value, self._expiry(now, ttl)))
+        if live is None:
+            self._after_write(now)
+        return live is None
+
+    def incr(self, key: str, window: float, amount: int = 1) -> Tuple[int, float]:
+        """Add ``amount`` to a counter whose window starts at its first increment."""
+        now = time.time()
+        with self._immediate() as conn:
+            row = conn.execute(_GET_ROW, (key, now)).fetchone()
+            if row is None and amount == 0:
+                return 0, 0.0
+            count = amount if row is None else int(row[0]) + amount
+            expires_at = row[1] if row is not None and row[1] is not None else now + window
+            conn.execute(_PUT, (key, str(count), expires_at))
+        self._after_write(now)
+        return count, max(0.0, expires_at - now)
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if present."""
+        with self._db() as conn:
+            conn.execute(_DELETE, (key,))
+
+    def scan(self, prefix: str) -> Iterator[Tuple[str, str]]:
+        """Live ``(key, value)`` pairs whose key starts with ``prefix``, sorted by key."""
+        with self._db() as conn:
+            rows = conn.execute(_SCAN, (prefix, len(prefix), prefix, time.time())).fetchall()
+        return iter(rows)
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the database file can be opened and read."""
+        with self._db() as conn:
+            conn.execute("SELECT 1 FROM captcha_store LIMIT 1").fetchall()
+
+    def close(self) -> None:
+        """Close this thread's connection; other threads reopen theirs on their next call."""
+        self._generation += 1
+        self._drop_conn()
