@@ -6,12 +6,14 @@ store on first verification, so a replay fails even on another worker or host.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from datetime import datetime, timezone
 from typing import Any, Dict, Optional
 
 import jwt
+from jwt.algorithms import HMACAlgorithm
 
 from ..result import VerificationResult
 from ..stores import Store, StoreUnavailable
@@ -39,6 +41,18 @@ def looks_like_own_token(token: Any) -> bool:
         return False
 
 
+class _CheckedKeyHMAC(HMACAlgorithm):
+    """HS256 whose key PyJWT has checked once, not on every token (that check dominates)."""
+
+    def __init__(self, secret: bytes) -> None:
+        super().__init__(HMACAlgorithm.SHA256)
+        self._secret = secret
+        self._prepared = super().prepare_key(secret)
+
+    def prepare_key(self, key: Any) -> bytes:
+        return self._prepared if key is self._secret else super().prepare_key(key)
+
+
 class TokenService:
     """Issues and verifies success tokens for one app."""
 
@@ -46,6 +60,8 @@ class TokenService:
         self._secret = secret
         self._store = store
         self.ttl = ttl
+        self._signer = jwt.PyJWS(algorithms=[])
+        self._signer.register_algorithm("HS256", _CheckedKeyHMAC(secret))
 
     def issue(self, site_id: str, challenge_type: str, hostname: Optional[str] = None) -> str:
         """A token for ``site_id``, valid ``ttl`` seconds and once."""
@@ -60,7 +76,8 @@ class TokenService:
         }
         if hostname:
             claims["hst"] = hostname
-        return jwt.encode(claims, self._secret, algorithm="HS256")
+        payload = json.dumps(claims, separators=(",", ":")).encode()
+        return self._signer.encode(payload, self._secret, algorithm="HS256", headers={"typ": "JWT"})
 
     def verify(self, token: Any, site_id: Optional[str]) -> VerificationResult:
         """Check signature, issuer, expiry and site, then spend the token.

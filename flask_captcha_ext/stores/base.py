@@ -8,7 +8,7 @@ deleted. Expired entries are never returned and are purged by the store itself, 
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Protocol, Tuple, runtime_checkable
+from typing import ContextManager, Iterator, Optional, Protocol, Tuple, runtime_checkable
 
 
 class StoreUnavailable(Exception):
@@ -45,6 +45,10 @@ class Store(Protocol):
 
     def scan(self, prefix: str) -> Iterator[Tuple[str, str]]:
         """Live ``(key, value)`` pairs whose key starts with ``prefix`` (for admin listings)."""
+
+    def batch(self) -> ContextManager[None]:
+        """Group the block's operations into one write where the backend gains from it (SQLite:
+        one transaction and one commit). Each operation stays atomic either way."""
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the backend answers."""

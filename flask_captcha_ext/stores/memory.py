@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Dict, Iterator, List, Optional, Tuple
+from contextlib import nullcontext
+from typing import ContextManager, Dict, Iterator, List, Optional, Tuple
 
 _Entry = Tuple[str, Optional[float]]  # (value, monotonic expiry or None)
 
@@ -115,6 +116,10 @@ class MemoryStore:
                 if k.startswith(prefix) and (exp is None or exp > now)
             ]
         return iter(sorted(found))
+
+    def batch(self) -> ContextManager[None]:
+        """Each operation is already atomic on its own here; nothing to group."""
+        return nullcontext()
 
     def ping(self) -> None:
         """Always answers: the store lives in this process."""

@@ -9,7 +9,18 @@ with :class:`StoreUnavailable`; the pooled connections reconnect once the server
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Tuple, TypeVar
+from contextlib import nullcontext
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    ContextManager,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+    TypeVar,
+)
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .base import StoreUnavailable
@@ -179,6 +190,10 @@ class RedisStore:
                 if value is not None:  # expired or deleted since SCAN saw it
                     found.append((full_key[len(self.prefix) :], value))
         return found
+
+    def batch(self) -> ContextManager[None]:
+        """Each operation is already atomic on its own here; nothing to group."""
+        return nullcontext()
 
     def ping(self) -> None:
         """Raise StoreUnavailable unless the server answers."""

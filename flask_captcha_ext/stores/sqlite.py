@@ -40,7 +40,23 @@ _SCAN = (
     "SELECT key, value FROM captcha_store WHERE key >= ? AND substr(key, 1, ?) = ? "
     "AND (expires_at IS NULL OR expires_at > ?) ORDER BY key"
 )
-# DELETE ... RETURNING arrived in SQLite 3.35; older libraries take within BEGIN IMMEDIATE.
+# claim and incr as one UPSERT statement each (atomic on their own, and one write instead of a
+# read plus a write inside BEGIN IMMEDIATE: the hot path of every validate).
+_CLAIM = (
+    "INSERT INTO captcha_store (key, value, expires_at) VALUES (?, ?, ?) "
+    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at "
+    "WHERE captcha_store.expires_at IS NOT NULL AND captcha_store.expires_at <= ? RETURNING 1"
+)
+_INCR = (
+    "INSERT INTO captcha_store (key, value, expires_at) VALUES (:key, :amount, :now + :window) "
+    "ON CONFLICT(key) DO UPDATE SET "
+    "value = CASE WHEN expires_at IS NOT NULL AND expires_at <= :now THEN :amount "
+    "ELSE CAST(value AS INTEGER) + :amount END, "
+    "expires_at = CASE WHEN expires_at IS NOT NULL AND expires_at <= :now THEN :now + :window "
+    "ELSE COALESCE(expires_at, :now + :window) END "
+    "RETURNING value, expires_at"
+)
+# RETURNING arrived in SQLite 3.35; older libraries use BEGIN IMMEDIATE transactions instead.
 _HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 
 
@@ -129,9 +145,31 @@ class SQLiteStore:
             raise StoreUnavailable(f"SQLite store {self.path!r} failed: {exc}") from exc
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run the block's operations in one write transaction: one commit instead of one each.
+
+        What the block wrote is committed even when it raises (a refused request's rate-limit
+        count must stick); a failing SQLite call inside rolls back by reconnecting.
+        """
+        with self._db() as conn:
+            nested = conn.in_transaction
+            if not nested:
+                conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            if not nested:
+                with self._db() as conn:
+                    if conn.in_transaction:
+                        conn.execute("COMMIT")
+
+    @contextmanager
     def _immediate(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that takes the database lock up front (no upgrade deadlocks)."""
         with self._db() as conn:
+            if conn.in_transaction:  # inside batch(): already holds the write lock
+                yield conn
+                return
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -189,8 +227,14 @@ class SQLiteStore:
         return value if expires_at is None or expires_at > now else None
 
     def claim(self, key: str, ttl: Optional[float], value: str = "1") -> bool:
-        """Set ``key`` only if absent or expired, inside one write transaction."""
+        """Set ``key`` only if absent or expired, in one statement (or one write transaction)."""
         now = time.time()
+        if _HAS_RETURNING:
+            with self._db() as conn:
+                won = conn.execute(_CLAIM, (key, value, self._expiry(now, ttl), now)).fetchone()
+            if won:
+                self._after_write(now)
+            return won is not None
         with self._immediate() as conn:
             live = conn.execute(_GET, (key, now)).fetchone()
             if live is None:
@@ -202,6 +246,12 @@ class SQLiteStore:
     def incr(self, key: str, window: float, amount: int = 1) -> Tuple[int, float]:
         """Add ``amount`` to a counter whose window starts at its first increment."""
         now = time.time()
+        if _HAS_RETURNING and amount != 0:
+            params = {"key": key, "amount": amount, "now": now, "window": window}
+            with self._db() as conn:
+                value, expires_at = conn.execute(_INCR, params).fetchone()
+            self._after_write(now)
+            return int(value), max(0.0, expires_at - now)
         with self._immediate() as conn:
             row = conn.execute(_GET_ROW, (key, now)).fetchone()
             if row is None and amount == 0:
