@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Union
 
-from flask import render_template, url_for
+from flask import g, render_template, url_for
 from markupsafe import Markup
 
 from .state import CaptchaState, get_state
@@ -88,13 +88,26 @@ def selfhosted_context(state: CaptchaState, options: WidgetOptions) -> Dict[str,
         "challenge_type": kind,
         "types": settings.challenge_types,
         "token_ttl": settings.token_ttl,
-        "noscript": noscript_challenge(state, settings.challenge_types),
+        "noscript": noscript_challenge(state, settings.challenge_types, kind),
+        "include_assets": _first_widget_of_request(),
     }
 
 
-def noscript_challenge(state: CaptchaState, types: Any) -> NoScriptChallenge:
-    """A server-rendered challenge for browsers without JavaScript (image, else math)."""
-    kind = "image" if "image" in types else "math"
+def _first_widget_of_request() -> bool:
+    """True once per request: the script and style tags are emitted with the first widget only."""
+    if g.get("_captcha_assets_emitted"):
+        return False
+    g._captcha_assets_emitted = True
+    return True
+
+
+def noscript_challenge(state: CaptchaState, types: Any, preferred: str) -> NoScriptChallenge:
+    """A server-rendered challenge for browsers without JavaScript: the widget's own kind if it
+    is typed (image or math), else image, else math; none for proof-of-work-only sites."""
+    if preferred in ("image", "math"):
+        kind = preferred
+    else:
+        kind = "image" if "image" in types else "math"
     if kind not in types:
         return {}
     data = state.service.new_challenge(state.service.site_keys.own, kind)

@@ -1,0 +1,67 @@
+"""A live server for browser tests: the example app on 127.0.0.1 in a thread."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from flask_captcha_ext.testing import record_answers
+
+CHROMIUM = os.environ.get("FCE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+AXE_PATH = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
+SECRET = "browser-tests-secret-key-0123456789abcdef"
+
+
+@dataclass
+class LiveServer:
+    """The example app served on 127.0.0.1 in a thread, with the answers of its challenges."""
+
+    app: Flask
+    url: str
+    answers: Dict[str, str]
+
+    def answer(self, captcha_id: Optional[str]) -> str:
+        assert captcha_id, "the widget has no challenge"
+        assert captcha_id in self.answers, f"no challenge {captcha_id!r} was generated"
+        return self.answers[captcha_id]
+
+
+def app_config(tmp_dir: Path, **overrides: Any) -> Dict[str, Any]:
+    config: Dict[str, Any] = {
+        "TESTING": True,
+        "SECRET_KEY": SECRET,
+        "CAPTCHA_STORE_URL": "sqlite:///" + str(tmp_dir / "captcha.sqlite3"),
+        # A test session makes many challenges from one IP; limits get their own test.
+        "CAPTCHA_RATE_LIMIT_GENERATE": None,
+        "CAPTCHA_RATE_LIMIT_VALIDATE": None,
+        "CAPTCHA_RATE_LIMIT_IP_GENERATE": None,
+        "CAPTCHA_RATE_LIMIT_IP_VALIDATE": None,
+    }
+    config.update(overrides)
+    return config
+
+
+@contextlib.contextmanager
+def serve(config: Dict[str, Any]) -> Iterator[LiveServer]:
+    """Run ``example.create_app(config)`` on a free port until the block ends."""
+    from example import create_app
+
+    app = create_app(config)
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    with record_answers(app) as answers:
+        thread.start()
+        try:
+            yield LiveServer(app, f"http://127.0.0.1:{server.server_port}", answers)
+        finally:
+            server.shutdown()
+            thread.join(timeout=5)
+            server.server_close()
