@@ -51,6 +51,7 @@ setup(
             "ruff>=0.4",
             "captcha>=0.5",
             "trustme>=1.1",
+            "gunicorn>=21.2",
         ],
     },
     entry_points={},

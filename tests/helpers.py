@@ -13,8 +13,10 @@ def own_site_key(app: Flask) -> str:
     return app.extensions["captcha"].service.site_keys.own_site_key
 
 
-def generate(app: Flask, kind: str = "math", site_key: str | None = None) -> Tuple[Dict[str, Any], str]:
-    """Generate a challenge through HTTP; return the JSON reply and the answer (learnt server-side)."""
+def generate(
+    app: Flask, kind: str = "math", site_key: str | None = None
+) -> Tuple[Dict[str, Any], str]:
+    """Generate a challenge over HTTP; return the reply and the answer (learnt server-side)."""
     with record_answers(app) as answers:
         response = app.test_client().post(
             _prefix(app) + "/generate",
@@ -30,7 +32,11 @@ def solve(app: Flask, kind: str = "math") -> str:
     data, answer = generate(app, kind)
     response = app.test_client().post(
         _prefix(app) + "/validate",
-        json={"site_key": own_site_key(app), "captcha_id": data["captcha_id"], "user_input": answer},
+        json={
+            "site_key": own_site_key(app),
+            "captcha_id": data["captcha_id"],
+            "user_input": answer,
+        },
     )
     body = response.get_json()
     assert body["valid"] is True, body

@@ -1,45 +1,54 @@
-"""A test app served in its own process, for tests that span several processes.
+"""A test app served in its own process(es), for tests that span several processes.
 
-Run as ``python -m tests.live_app STORE_URL PORT``. It exposes, for tests only, the answers of the
-challenges it generated (``GET /_answers/<captcha_id>``) and a protected endpoint.
+Run as ``python -m tests.live_app STORE_URL PORT`` or under gunicorn with
+``'tests.live_app:create_test_app("redis://...")'``. For tests only, it keeps the answer of each
+challenge it generates in the shared store, so any worker can tell it (``GET /_answers/<id>``),
+names the worker process in an ``X-Worker-Pid`` header, and has a protected endpoint.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from contextlib import ExitStack
 from typing import Any
 
 from flask import Flask, abort, g, jsonify
 
 from flask_captcha_ext import CaptchaExt, captcha_protected
-from flask_captcha_ext.testing import record_answers
 
 SECRET = "multi-process-shared-secret-0123456789"
 
 
 def create_test_app(store_url: str, **config: Any) -> Flask:
     app = Flask("live_test_app")
-    app.config.update(
-        TESTING=True,
-        SECRET_KEY=SECRET,
-        CAPTCHA_STORE_URL=store_url,
-        CAPTCHA_RATE_LIMIT_GENERATE="100000/hour",
-        CAPTCHA_RATE_LIMIT_VALIDATE="100000/hour",
-        CAPTCHA_RATE_LIMIT_IP_GENERATE="100000/minute",
-        CAPTCHA_RATE_LIMIT_IP_VALIDATE="100000/minute",
-        **config,
-    )
+    settings = {
+        "TESTING": True,
+        "SECRET_KEY": SECRET,
+        "CAPTCHA_STORE_URL": store_url,
+        "CAPTCHA_RATE_LIMIT_GENERATE": "100000/hour",
+        "CAPTCHA_RATE_LIMIT_VALIDATE": "100000/hour",
+        "CAPTCHA_RATE_LIMIT_IP_GENERATE": "100000/minute",
+        "CAPTCHA_RATE_LIMIT_IP_VALIDATE": "100000/minute",
+    }
+    app.config.update({**settings, **config})
     CaptchaExt(app)
-    stack = ExitStack()
-    answers = stack.enter_context(record_answers(app))
-    app.extensions["captcha_test_stack"] = stack
+    state = app.extensions["captcha"]
+    # Test-only: remember answers in the shared store so that every worker can tell them.
+    state.service.answer_observer = lambda cid, answer: state.store.put(
+        "test-answer:" + cid, answer, 600
+    )
 
     @app.get("/_answers/<captcha_id>")
     def answer(captcha_id: str):
-        if captcha_id not in answers:
+        value = state.store.get("test-answer:" + captcha_id)
+        if value is None:
             abort(404)
-        return jsonify(answer=answers[captcha_id])
+        return jsonify(answer=value)
+
+    @app.after_request
+    def name_worker(response):
+        response.headers["X-Worker-Pid"] = str(os.getpid())
+        return response
 
     @app.get("/_site_key")
     def site_key():

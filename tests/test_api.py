@@ -142,8 +142,11 @@ def test_chunked_oversized_body_is_413(app):
             yield b" " * 1024
 
     response = app.test_client().post(
-        GEN, input_stream=io.BytesIO(b"".join(chunks())), content_type="application/json",
-        headers={"Transfer-Encoding": "chunked"}, environ_base={"wsgi.input_terminated": True},
+        GEN,
+        input_stream=io.BytesIO(b"".join(chunks())),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_base={"wsgi.input_terminated": True},
     )
     assert response.status_code == 413
 

@@ -184,8 +184,9 @@ def test_macro_and_global_render_the_same_widget_with_options(app):
         html = render_template_string(template)
         second = render_template_string("{{ captcha_widget() }}")
     with app.test_request_context():
-        global_html = render_template_string("{{ captcha_widget(nonce=make_nonce) }}",
-                                             make_nonce=lambda: "callable-nonce")
+        global_html = render_template_string(
+            "{{ captcha_widget(nonce=make_nonce) }}", make_nonce=lambda: "callable-nonce"
+        )
     assert 'nonce="n0nce"' in html and 'nonce="callable-nonce"' in global_html
     # Script and style come once per page, with the first widget.
     assert "widget.js" in html and "widget.js" not in second and "fce-widget" in second

@@ -57,8 +57,9 @@ def test_generate_on_one_validate_and_verify_on_the_other(two_workers):
     site_key = requests.get(a + "/_site_key", timeout=5).json()["site_key"]
     assert requests.get(b + "/_site_key", timeout=5).json()["site_key"] == site_key
     for kind in ("image", "math"):
-        gen = requests.post(a + "/captcha/generate", json={"site_key": site_key, "type": kind},
-                            timeout=5).json()
+        gen = requests.post(
+            a + "/captcha/generate", json={"site_key": site_key, "type": kind}, timeout=5
+        ).json()
         answer = requests.get(f"{a}/_answers/{gen['captcha_id']}", timeout=5).json()["answer"]
         body = {"site_key": site_key, "captcha_id": gen["captcha_id"], "user_input": answer}
         valid = requests.post(b + "/captcha/validate", json=body, timeout=5).json()
@@ -75,6 +76,7 @@ def test_generate_on_one_validate_and_verify_on_the_other(two_workers):
 
 # -- races: many threads and processes validating one challenge / spending one token ----------
 
+
 def _validate_worker(args: tuple) -> List[int]:
     """In a fresh process: validate each (captcha_id, answer) once, at a shared start time."""
     store_url, site_key, items, start_at = args
@@ -84,8 +86,10 @@ def _validate_worker(args: tuple) -> List[int]:
     time.sleep(max(0.0, start_at - time.time()))
     wins = []
     for index, (captcha_id, answer) in enumerate(items):
-        reply = client.post("/captcha/validate", json={
-            "site_key": site_key, "captcha_id": captcha_id, "user_input": answer})
+        reply = client.post(
+            "/captcha/validate",
+            json={"site_key": site_key, "captcha_id": captcha_id, "user_input": answer},
+        )
         if reply.status_code == 200 and reply.get_json()["valid"]:
             wins.append(index)
     return wins
@@ -97,8 +101,11 @@ def _token_worker(args: tuple) -> List[int]:
 
     client = create_test_app(store_url).test_client()
     time.sleep(max(0.0, start_at - time.time()))
-    return [i for i, t in enumerate(tokens)
-            if client.post("/protected", json={"captcha-token": t}).status_code == 200]
+    return [
+        i
+        for i, t in enumerate(tokens)
+        if client.post("/protected", json={"captcha-token": t}).status_code == 200
+    ]
 
 
 def _challenges(app, count: int) -> List[tuple]:
@@ -131,7 +138,7 @@ def test_32_threads_validating_one_captcha_give_one_pass(race_store):
     for captcha_id, answer in items:
         body = {"site_key": site_key, "captcha_id": captcha_id, "user_input": answer}
 
-        def attempt(_: int) -> bool:
+        def attempt(_: int, body: dict = body) -> bool:
             reply = app.test_client().post("/captcha/validate", json=body)
             return reply.status_code == 200 and reply.get_json()["valid"]
 
@@ -150,7 +157,7 @@ def test_32_threads_spending_one_token_give_one_pass(race_store):
     for _ in range(10):
         token = solve(app)
 
-        def attempt(_: int) -> bool:
+        def attempt(_: int, token: str = token) -> bool:
             reply = app.test_client().post("/protected", json={"captcha-token": token})
             return reply.status_code == 200
 

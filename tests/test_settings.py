@@ -125,7 +125,11 @@ def test_two_apps_in_one_process_are_independent(tmp_path):
         assert ext.verify(token).error_codes == ("token-invalid",)
     with apps[0].app_context():
         assert ext.verify(token).success
-    other = apps[1].test_client().post(
-        "/captcha/generate", json={"site_key": a.service.site_keys.own_site_key, "type": "math"}
+    other = (
+        apps[1]
+        .test_client()
+        .post(
+            "/captcha/generate", json={"site_key": a.service.site_keys.own_site_key, "type": "math"}
+        )
     )
     assert other.status_code == 403

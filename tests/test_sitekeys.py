@@ -10,8 +10,17 @@ from tests.helpers import generate
 def test_create_list_revoke_through_the_cli(make_app):
     app = make_app()
     runner = app.test_cli_runner()
-    out = runner.invoke(args=["captcha", "keys", "create", "--name", "blog",
-                              "--origin", "https://Blog.example.com/"])
+    out = runner.invoke(
+        args=[
+            "captcha",
+            "keys",
+            "create",
+            "--name",
+            "blog",
+            "--origin",
+            "https://Blog.example.com/",
+        ]
+    )
     assert out.exit_code == 0, out.output
     site_key = re.search(r"site key:\s+(\S+)", out.output).group(1)
     secret = re.search(r"secret:\s+(\S+)", out.output).group(1)
@@ -33,7 +42,9 @@ def test_create_list_revoke_through_the_cli(make_app):
     revoked = runner.invoke(args=["captcha", "keys", "revoke", key_id[:8]])
     assert revoked.exit_code == 0 and "revoked" in revoked.output
     assert "revoked" in runner.invoke(args=["captcha", "keys", "list"]).output
-    response = app.test_client().post("/captcha/generate", json={"site_key": site_key, "type": "math"})
+    response = app.test_client().post(
+        "/captcha/generate", json={"site_key": site_key, "type": "math"}
+    )
     assert response.status_code == 403
 
 

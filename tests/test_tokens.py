@@ -43,8 +43,11 @@ def test_expired(store_url):
 def test_tampered_payload_and_wrong_key(tokens):
     token = tokens.issue("site1", "math")
     header, payload, signature = token.split(".")
-    forged = jwt.encode({**jwt.decode(token, options={"verify_signature": False}), "sub": "x"},
-                        b"other-key" * 4, algorithm="HS256")
+    forged = jwt.encode(
+        {**jwt.decode(token, options={"verify_signature": False}), "sub": "x"},
+        b"other-key" * 4,
+        algorithm="HS256",
+    )
     assert tokens.verify(forged, "x").error_codes == ("token-invalid",)
     flipped = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
     assert tokens.verify(flipped, "site1").error_codes == ("token-invalid",)
@@ -67,7 +70,9 @@ def test_junk_is_refused(tokens, junk):
 
 def test_missing_claims_are_refused(tokens):
     now = int(time.time())
-    token = jwt.encode({"iss": ISSUER, "sub": "site1", "iat": now, "exp": now + 60}, SECRET, "HS256")
+    token = jwt.encode(
+        {"iss": ISSUER, "sub": "site1", "iat": now, "exp": now + 60}, SECRET, "HS256"
+    )
     assert tokens.verify(token, "site1").error_codes == ("token-invalid",)
 
 
@@ -85,7 +90,9 @@ def test_verify_through_the_extension(make_app, store_url):
 def test_token_secret_setting_is_used(make_app):
     app = make_app(CAPTCHA_TOKEN_SECRET="a-very-long-token-secret-value-0123456789")
     token = solve(app)
-    jwt.decode(token, "a-very-long-token-secret-value-0123456789", algorithms=["HS256"], issuer=ISSUER)
+    jwt.decode(
+        token, "a-very-long-token-secret-value-0123456789", algorithms=["HS256"], issuer=ISSUER
+    )
 
 
 def test_disabled_passes_with_a_log_line(make_app, caplog):
