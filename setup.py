@@ -36,7 +36,7 @@ setup(
         "PyJWT>=2.8",
         "Pillow>=10.1",
         "limits>=3.13",
-        "altcha>=0.1.7",
+        "altcha>=2.0",
     ],
     extras_require={
         "redis": ["redis>=4.2"],

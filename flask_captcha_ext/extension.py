@@ -60,9 +60,11 @@ class CaptchaExt:
         app.extensions["captcha"] = CaptchaState(self, settings, store, service, provider)
         app.register_blueprint(TEMPLATES)
         if settings.blueprint:
-            app.register_blueprint(
-                create_blueprint(settings.cors_origins), url_prefix=settings.url_prefix or None
-            )
+            blueprint = create_blueprint(settings.cors_origins)
+            app.register_blueprint(blueprint, url_prefix=settings.url_prefix or None)
+            csrf = app.extensions.get("csrf")
+            if csrf is not None:  # the JSON API is called cross-site by design, with no session
+                csrf.exempt(blueprint)
         app.cli.add_command(captcha_cli)
         app.jinja_env.globals.update(captcha_widget=captcha_widget, _captcha_widget_html=captcha_widget)
         if settings.test_mode and not (app.testing or app.debug):

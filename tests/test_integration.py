@@ -199,3 +199,25 @@ def test_macro_and_global_render_the_same_widget_with_options(app):
 def test_bad_widget_options_fail_loudly(app):
     with app.test_request_context(), pytest.raises(ValueError):
         render_template_string('{{ captcha_widget(theme="neon") }}')
+
+
+def test_csrf_protect_does_not_block_the_json_api(tmp_path):
+    from flask_wtf import CSRFProtect
+
+    from tests.helpers import own_site_key
+
+    app = Flask("csrf", instance_path=str(tmp_path))
+    app.config.update(SECRET_KEY="k" * 32, CAPTCHA_STORE_URL="memory://")
+    CSRFProtect(app)
+    CaptchaExt(app)
+    reply = app.test_client().post(
+        "/captcha/generate", json={"site_key": own_site_key(app), "type": "math"}
+    )
+    assert reply.status_code == 200
+
+
+def test_lone_surrogate_token_is_a_clean_400(app):
+    reply = app.test_client().post(
+        "/bare", data='{"captcha-token": "a.b.\\udc80"}', content_type="application/json"
+    )
+    assert reply.status_code == 400

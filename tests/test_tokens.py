@@ -62,7 +62,7 @@ def test_other_site(tokens):
     assert tokens.verify(token, "site1").success
 
 
-@pytest.mark.parametrize("junk", ["", None, 5, "a.b.c", "x" * 10000, ["t"]])
+@pytest.mark.parametrize("junk", ["", None, 5, "a.b.c", "x" * 10000, ["t"], "a.b.\udc80", "é.b.c"])
 def test_junk_is_refused(tokens, junk):
     result = tokens.verify(junk, "site1")
     assert not result.success and result.error_codes

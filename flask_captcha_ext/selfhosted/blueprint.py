@@ -6,15 +6,20 @@ blueprint is built per app so that its CORS origins and limits belong to that ap
 
 from __future__ import annotations
 
+import io
 import json
 import os
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.formparser import parse_form_data
 
 from ..stores import StoreUnavailable
-from .service import ApiError, CaptchaService
+from .openapi import openapi_document
+from .service import ApiError, CaptchaService, request_origin
+from .siteverify import siteverify as check_siteverify
 
 STATIC_FOLDER = os.path.join(os.path.dirname(os.path.dirname(__file__)), "static")
 
@@ -31,28 +36,82 @@ def _error(status: int, detail: str, headers: Dict[str, str] | None = None) -> R
     return response
 
 
-def read_json_object(limit: int) -> Dict[str, Any]:
-    """The request body as a JSON object, refusing oversized, malformed or non-object bodies."""
+def read_body(limit: int) -> bytes:
+    """The raw request body, refusing (413) one larger than ``limit``, chunked or not."""
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, f"request body is larger than {limit} bytes")
     body = request.stream.read(limit + 1)
     if len(body) > limit:
         raise ApiError(413, f"request body is larger than {limit} bytes")
+    return body
+
+
+def read_json_object(limit: int) -> Dict[str, Any]:
+    """The request body as a JSON object, refusing oversized, malformed or non-object bodies."""
+    body = read_body(limit)
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
         raise ApiError(400, "request body must be valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object")
+    if not _encodable(data):
+        raise ApiError(400, "request body must be valid JSON: it has an unpaired surrogate escape")
     return data
+
+
+def _encodable(data: Any) -> bool:
+    """Whether every string in ``data`` is valid Unicode (JSON allows lone ``\\ud800`` escapes)."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def read_siteverify_fields(limit: int) -> Optional[Dict[str, Any]]:
+    """siteverify's fields from a JSON, form-encoded or multipart body, then the query string.
+
+    None when the body cannot be parsed (siteverify answers ``bad-request``).
+    """
+    body = read_body(limit)
+    fields: Dict[str, Any] = {k: v for k, v in request.args.items()}
+    if request.mimetype == "application/json":
+        try:
+            data = json.loads(body) if body.strip() else {}
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(data, dict) or not _encodable(data):
+            return None
+        fields.update(data)
+    elif request.mimetype == "multipart/form-data":
+        environ = {
+            **request.environ,
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_LENGTH": str(len(body)),
+        }
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        try:
+            _, form, _ = parse_form_data(environ, max_form_memory_size=limit)
+        except ValueError:
+            return None
+        fields.update(form.items())
+    else:  # form-encoded, also when a client forgets the Content-Type
+        pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+        fields.update(dict(reversed(pairs)))  # the first of repeated fields wins
+    return fields
 
 
 def _client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+def _origin() -> Optional[str]:
+    return request_origin(request.headers.get("Origin"), request.headers.get("Referer"))
+
+
 def create_blueprint(cors_origins: Tuple[str, ...]) -> Blueprint:
-    """The blueprint serving generate, validate and the widget's static files."""
+    """The blueprint serving generate, validate, siteverify, openapi.json and the widget's files."""
     bp = Blueprint(
         "captcha",
         __name__,
@@ -63,7 +122,9 @@ def create_blueprint(cors_origins: Tuple[str, ...]) -> Blueprint:
     @bp.post("/generate")
     def generate() -> Response:
         data = read_json_object(_service().settings.max_content_length)
-        result = _service().generate(data.get("site_key"), data.get("type"), _client_ip())
+        result = _service().generate(
+            data.get("site_key"), data.get("type"), _client_ip(), origin=_origin()
+        )
         return _no_store(jsonify(result))
 
     @bp.post("/validate")
@@ -73,9 +134,19 @@ def create_blueprint(cors_origins: Tuple[str, ...]) -> Blueprint:
             if field not in data:
                 raise ApiError(400, f"missing field '{field}'")
         result = _service().validate(
-            data["site_key"], data["captcha_id"], data["user_input"], _client_ip()
+            data["site_key"], data["captcha_id"], data["user_input"], _client_ip(), _origin()
         )
         return _no_store(jsonify(result))
+
+    @bp.post("/siteverify")
+    def siteverify() -> Response:
+        service = _service()
+        fields = read_siteverify_fields(service.settings.max_content_length)
+        return _no_store(jsonify(check_siteverify(service.site_keys, service.tokens, fields)))
+
+    @bp.get("/openapi.json")
+    def openapi() -> Response:
+        return jsonify(openapi_document(_service().settings.url_prefix))
 
     @bp.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
@@ -84,7 +155,8 @@ def create_blueprint(cors_origins: Tuple[str, ...]) -> Blueprint:
     @bp.errorhandler(StoreUnavailable)
     def store_down(error: StoreUnavailable) -> Response:
         current_app.logger.error("CAPTCHA store unavailable: %s", error)
-        return _error(503, "the CAPTCHA store is unavailable; try again shortly", {"Retry-After": "1"})
+        detail = "the CAPTCHA store is unavailable; try again shortly"
+        return _error(503, detail, {"Retry-After": "1"})
 
     @bp.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

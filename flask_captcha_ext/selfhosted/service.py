@@ -10,6 +10,7 @@ import json
 import secrets
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from urllib.parse import urlsplit
 
 from ..result import VerificationResult
 from ..settings import Settings
@@ -57,9 +58,15 @@ class CaptchaService:
 
     # -- the API ---------------------------------------------------------------------------
 
-    def generate(self, site_key: Any, kind_name: Any, client_ip: str) -> Dict[str, Any]:
-        """A new challenge of ``kind_name`` for ``site_key``; the answer stays in the store."""
+    def generate(
+        self, site_key: Any, kind_name: Any, client_ip: str, origin: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """A new challenge of ``kind_name`` for ``site_key``; the answer stays in the store.
+
+        ``origin`` is the calling page's origin (see ``request_origin``), None for non-browsers.
+        """
         key = self._site_key(site_key)
+        self._check_origin(key, origin)
         allowed_kinds = [k for k in self.settings.challenge_types if k in self.kinds]
         if not isinstance(kind_name, str) or kind_name not in allowed_kinds:
             allowed = ", ".join(allowed_kinds)
@@ -76,7 +83,8 @@ class CaptchaService:
         if self.answer_observer is not None:
             self.answer_observer(challenge_id, answer)
         record = {"k": kind_name, "s": key.id, "st": state, "t": time.time()}
-        self.store.put(CHALLENGE_PREFIX + challenge_id, json.dumps(record), self.settings.challenge_ttl)
+        ttl = self.settings.challenge_ttl
+        self.store.put(CHALLENGE_PREFIX + challenge_id, json.dumps(record), ttl)
         return {
             "captcha_id": challenge_id,
             "type": kind_name,
@@ -85,10 +93,19 @@ class CaptchaService:
         }
 
     def validate(
-        self, site_key: Any, captcha_id: Any, user_input: Any, client_ip: str
+        self,
+        site_key: Any,
+        captcha_id: Any,
+        user_input: Any,
+        client_ip: str,
+        origin: Optional[str] = None,
     ) -> Dict[str, Any]:
-        """Spend the challenge and answer ``{"valid": True, "token"}`` or ``{"valid": False}``."""
+        """Spend the challenge and answer ``{"valid": True, "token"}`` or ``{"valid": False}``.
+
+        The token names the host of ``origin`` (its ``hst`` claim, siteverify's ``hostname``).
+        """
         key = self._site_key(site_key)
+        self._check_origin(key, origin)
         if not isinstance(captcha_id, str) or not 0 < len(captcha_id) <= MAX_ID_LENGTH:
             raise ApiError(400, "'captcha_id' must be a non-empty string")
         if isinstance(user_input, bool) or not isinstance(user_input, (str, int)):
@@ -96,15 +113,17 @@ class CaptchaService:
         if len(str(user_input)) > MAX_INPUT_LENGTH:
             raise ApiError(400, f"'user_input' is longer than {MAX_INPUT_LENGTH} characters")
         s = self.settings
-        self._limit(s.rate_limit_validate, "validate", "key", key.id)
-        self._limit(s.rate_limit_ip_validate, "validate", "ip", client_ip)
-        solved, kind_name = self.solve(key, captcha_id, user_input)
+        with self.store.batch():  # SQLite: counters and the take share one commit
+            self._limit(s.rate_limit_validate, "validate", "key", key.id)
+            self._limit(s.rate_limit_ip_validate, "validate", "ip", client_ip)
+            solved, kind_name = self.solve(key, captcha_id, user_input)
         if not solved:
             return {"valid": False}
-        return {"valid": True, "token": self.tokens.issue(key.id, kind_name)}
+        token = self.tokens.issue(key.id, kind_name, hostname=origin_hostname(origin))
+        return {"valid": True, "token": token}
 
     def solve(self, key: SiteKey, captcha_id: str, user_input: Any) -> Tuple[bool, str]:
-        """Spend challenge ``captcha_id`` of ``key``: whether ``user_input`` solves it, and its kind.
+        """Spend challenge ``captcha_id`` of ``key``: whether ``user_input`` solves it; its kind.
 
         The first attempt spends the challenge, right or wrong. An unknown, expired, spent or
         other-site challenge is an ApiError (400), not a mere wrong answer.
@@ -132,7 +151,8 @@ class CaptchaService:
             return VerificationResult.failure(PROVIDER, [STORE_DOWN])
         if not solved:
             return VerificationResult.failure(PROVIDER, ["wrong-answer"])
-        return VerificationResult(success=True, provider=PROVIDER, score=1.0, raw={"type": kind_name})
+        raw = {"type": kind_name}
+        return VerificationResult(success=True, provider=PROVIDER, score=1.0, raw=raw)
 
     def verify_token(self, token: Any, site_id: Optional[str]) -> VerificationResult:
         """Verify (and spend) a success token of ``site_id``."""
@@ -150,6 +170,18 @@ class CaptchaService:
             raise ApiError(403, "this site key has been revoked")
         return key
 
+    def _check_origin(self, key: SiteKey, origin: Optional[str]) -> None:
+        """Refuse a browser page whose origin the key does not list (403).
+
+        No origin at all means a non-browser client (browsers send Origin on cross-origin POSTs
+        and on every fetch() POST); such server-to-server callers hold the site key anyway and
+        could forge any header, so origins bind only what browsers on other sites can do.
+        """
+        if not key.origins or origin is None:
+            return
+        if not any(normalize_origin(allowed) == origin for allowed in key.origins):
+            raise ApiError(403, "this site key may not be used from this origin")
+
     def _limit(self, items: Any, endpoint: str, scope: str, ident: str) -> None:
         retry_after = self.limiter.hit(items, endpoint, scope, ident)
         if retry_after is not None:
@@ -159,3 +191,42 @@ class CaptchaService:
                 f"retry in {retry_after} s",
                 {"Retry-After": str(retry_after)},
             )
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def normalize_origin(value: str) -> Optional[str]:
+    """``scheme://host[:port]`` in lower case without a default port, or None if not an origin."""
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def request_origin(origin_header: Optional[str], referer: Optional[str]) -> Optional[str]:
+    """The calling page's origin: the Origin header, else the Referer's origin, else None.
+
+    A header that is present but no http(s) origin (``Origin: null`` from a sandboxed frame or
+    a ``file:`` page, a garbled Referer) gives ``"null"``, which no site key lists.
+    """
+    value = origin_header if origin_header else referer
+    if not value:
+        return None
+    return normalize_origin(value[:2048]) or "null"
+
+
+def origin_hostname(origin: Optional[str]) -> Optional[str]:
+    """The host name of a normalized origin (None for none or ``"null"``)."""
+    if not origin or origin == "null":
+        return None
+    return urlsplit(origin).hostname

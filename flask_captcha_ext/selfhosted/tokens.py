@@ -35,6 +35,8 @@ def looks_like_own_token(token: Any) -> bool:
     """Whether ``token`` claims to be one of our JWTs (unverified: only to pick a verifier)."""
     if not isinstance(token, str) or token.count(".") != 2 or len(token) > MAX_TOKEN_LENGTH:
         return False
+    if not token.isascii():
+        return False
     try:
         return jwt.decode(token, options={"verify_signature": False}).get("iss") == ISSUER
     except jwt.InvalidTokenError:
@@ -86,7 +88,7 @@ class TokenService:
         """
         if not isinstance(token, str) or not token:
             return VerificationResult.failure(PROVIDER, [MISSING])
-        if len(token) > MAX_TOKEN_LENGTH:
+        if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             return VerificationResult.failure(PROVIDER, [INVALID])
         try:
             claims = jwt.decode(
