@@ -97,6 +97,10 @@ class SQLiteStore:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoint (and fsync) every ~16 MiB of WAL instead of every ~4 MiB: the fsyncs
+            # were the largest cost of a validate; journal_size_limit keeps the WAL file bounded.
+            conn.execute("PRAGMA wal_autocheckpoint=4000")
+            conn.execute("PRAGMA journal_size_limit=16777216")
             for statement in _SCHEMA:
                 conn.execute(statement)
         except BaseException:

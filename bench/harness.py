@@ -1,0 +1,78 @@
+"""Shared bench harness: serve a bench app under gunicorn on loopback and drive it over HTTP.
+
+gunicorn's sync workers are what the README recommends for production; each request is a new
+connection (sync workers do not keep connections alive), for the endpoint under test and its
+baseline alike. The client runs in this process with a few threads, so the worker is kept busy.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    """``gunicorn -w WORKERS`` serving ``app_spec`` (e.g. ``bench.apps:create_app(...)``)."""
+
+    def __init__(self, app_spec: str, workers: int = 1, cpu: Optional[int] = None) -> None:
+        self.port = free_port()
+        command = [sys.executable, "-m", "gunicorn", "-w", str(workers),
+                   "-b", f"127.0.0.1:{self.port}", "--backlog", "2048", app_spec]
+        if cpu is not None:
+            command = ["taskset", "-c", str(cpu), *command]
+        self.proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                post_json(self.port, "/bare", {"user_input": "x"})
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("gunicorn did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=15)
+
+
+def post_json(port: int, path: str, body: dict) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def drive(port: int, path: str, bodies: Sequence[dict], concurrency: int = 4) -> float:
+    """Requests per second for POSTing every body once, ``concurrency`` at a time."""
+
+    def send(body: dict) -> int:
+        return post_json(port, path, body)[0]
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        statuses: List[int] = list(pool.map(send, bodies))
+    elapsed = time.perf_counter() - start
+    bad = [s for s in statuses if s != 200]
+    if bad:
+        raise RuntimeError(f"{len(bad)} requests to {path} failed, e.g. status {bad[0]}")
+    return len(bodies) / elapsed
