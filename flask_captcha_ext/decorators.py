@@ -19,7 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 SELFHOSTED_FIELD = "captcha-token"
 NOSCRIPT_ID, NOSCRIPT_ANSWER = "captcha-id", "captcha-answer"
-TOKEN_HEADER = "X-Captcha-Token"
+TOKEN_HEADER = "X-Captcha-Token"  # noqa: S105 - a header name
 
 
 def token_fields(state: CaptchaState) -> Tuple[str, ...]:

@@ -13,34 +13,34 @@ from typing import Any, Callable, Optional
 
 from flask import Blueprint, Flask, current_app
 
-from .result import VerificationResult
 from .failure import default_failure_response
 from .providers import build_provider
+from .result import VerificationResult
 from .selfhosted.blueprint import create_blueprint
-from .selfhosted.cli import captcha_cli
 from .selfhosted.challenges import ImageChallenge, MathChallenge
+from .selfhosted.cli import captcha_cli
 from .selfhosted.pow import PowChallenge
 from .selfhosted.ratelimit import RateLimiter, limits_storage_for
 from .selfhosted.service import CaptchaService
 from .selfhosted.sitekeys import SiteKeyRegistry, derived_key_pair
 from .selfhosted.tokens import TokenService, looks_like_own_token
+from .settings import Settings, apply_defaults, derive_secret, load_settings
 from .signals import captcha_failed, captcha_verified
 from .state import CaptchaState, get_state
-from .widget import captcha_widget
-from .settings import Settings, apply_defaults, derive_secret, load_settings
 from .stores import Store, open_store
+from .widget import captcha_widget
 
 log = logging.getLogger("flask_captcha_ext")
 
 FailureHandler = Callable[[VerificationResult], Any]
-MASTER_SECRET_KEY = "master-secret"
-TEST_TOKEN = "PASSED"
+MASTER_SECRET_KEY = "master-secret"  # noqa: S105 - the store key it lives under
+TEST_TOKEN = "PASSED"  # noqa: S105 - public by design (CAPTCHA_TEST_MODE)
 # Makes the package's templates (macros.html, widget partials) loadable in every app.
 TEMPLATES = Blueprint("captcha_templates", __name__, template_folder="templates")
 
 
 class CaptchaExt:
-    """The Flask extension: ``CaptchaExt(app)`` or ``captcha = CaptchaExt(); captcha.init_app(app)``."""
+    """The Flask extension: ``CaptchaExt(app)``, or ``CaptchaExt()`` then ``init_app(app)``."""
 
     def __init__(self, app: Optional[Flask] = None) -> None:
         self._failure_handler: Optional[FailureHandler] = None
@@ -66,7 +66,9 @@ class CaptchaExt:
             if csrf is not None:  # the JSON API is called cross-site by design, with no session
                 csrf.exempt(blueprint)
         app.cli.add_command(captcha_cli)
-        app.jinja_env.globals.update(captcha_widget=captcha_widget, _captcha_widget_html=captcha_widget)
+        app.jinja_env.globals.update(
+            captcha_widget=captcha_widget, _captcha_widget_html=captcha_widget
+        )
         if settings.test_mode and not (app.testing or app.debug):
             log.warning(
                 "CAPTCHA_TEST_MODE is on for %s, which is neither testing nor debug: the token "
@@ -93,9 +95,41 @@ class CaptchaExt:
         """
         result = self._check(get_state(), token, remote_ip, action, min_score)
         (captcha_verified if result.success else captcha_failed).send(
-            current_app._get_current_object(), result=result  # type: ignore[attr-defined]
+            current_app._get_current_object(),
+            result=result,  # type: ignore[attr-defined]
         )
         return result
+
+    async def verify_async(
+        self,
+        token: Any,
+        remote_ip: Optional[str] = None,
+        action: Optional[str] = None,
+        *,
+        min_score: Optional[float] = None,
+    ) -> VerificationResult:
+        """``verify`` for ``async def`` views: third-party providers are asked through httpx
+        (extra ``[async]``), so the event loop is not blocked while the provider answers."""
+        state = get_state()
+        settings = state.settings
+        if state.provider is None or not settings.enabled or self._local(settings, token):
+            result = self._check(state, token, remote_ip, action, min_score)
+        else:
+            result = await state.provider.verify_async(
+                token, remote_ip=remote_ip, action=action, min_score=min_score
+            )
+        (captcha_verified if result.success else captcha_failed).send(
+            current_app._get_current_object(),
+            result=result,  # type: ignore[attr-defined]
+        )
+        return result
+
+    @staticmethod
+    def _local(settings: Settings, token: Any) -> bool:
+        """Tokens checked without the provider: the test token, our own fallback tokens."""
+        return (settings.test_mode and token == TEST_TOKEN) or bool(
+            settings.fallback and looks_like_own_token(token)
+        )
 
     def verify_answer(self, captcha_id: Any, answer: Any) -> VerificationResult:
         """Check a no-JavaScript answer (``captcha-id`` and ``captcha-answer`` form fields)."""
@@ -104,7 +138,8 @@ class CaptchaExt:
             return _disabled(state.settings)
         result = state.service.check_answer(captcha_id, answer)
         (captcha_verified if result.success else captcha_failed).send(
-            current_app._get_current_object(), result=result  # type: ignore[attr-defined]
+            current_app._get_current_object(),
+            result=result,  # type: ignore[attr-defined]
         )
         return result
 
@@ -185,5 +220,3 @@ def _build_service(settings: Settings, store: Store, master: bytes) -> CaptchaSe
         tokens=TokenService(settings.token_secret, store, settings.token_ttl),
         limiter=RateLimiter(limits_storage_for(store)),
     )
-
-

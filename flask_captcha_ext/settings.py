@@ -55,6 +55,8 @@ DEFAULTS: Dict[str, Any] = {
     "CAPTCHA_MAX_CONTENT_LENGTH": 16 * 1024,
     "CAPTCHA_IMAGE_LENGTH": 5,
     "CAPTCHA_FALLBACK": None,
+    "CAPTCHA_MAX_AGE": None,
+    "CAPTCHA_FRIENDLYCAPTCHA_VERSION": None,
     "CAPTCHA_POW_MAX_NUMBER": 100_000,
 }
 
@@ -94,6 +96,10 @@ class Settings:
     max_content_length: int
     image_length: int
     fallback: Optional[str]
+    #: Seconds a third-party challenge may have been solved ago (None: the provider decides).
+    max_age: Optional[int] = None
+    #: 1 or 2; None: from CAPTCHA_VERIFY_URL (a path with /api/v1/ means 1), else 2.
+    friendlycaptcha_version: Optional[int] = None
     pow_max_number: int = 100_000
 
     @property
@@ -153,7 +159,9 @@ def load_settings(config: Mapping[str, Any], testing: bool = False) -> Settings:
         types = (types,)
     types = tuple(types or ())
     if not types or any(t not in CHALLENGE_TYPES for t in types):
-        raise ConfigError(f"CAPTCHA_CHALLENGE_TYPES must be a non-empty subset of {CHALLENGE_TYPES}")
+        raise ConfigError(
+            f"CAPTCHA_CHALLENGE_TYPES must be a non-empty subset of {CHALLENGE_TYPES}"
+        )
 
     return Settings(
         enabled=enabled,
@@ -183,8 +191,21 @@ def load_settings(config: Mapping[str, Any], testing: bool = False) -> Settings:
         max_content_length=_positive_int(config, "CAPTCHA_MAX_CONTENT_LENGTH"),
         image_length=_int_between(config, "CAPTCHA_IMAGE_LENGTH", 4, 8),
         fallback=_fallback(config, provider),
+        max_age=_opt_positive_int(config, "CAPTCHA_MAX_AGE"),
+        friendlycaptcha_version=_friendly_version(config),
         pow_max_number=_int_between(config, "CAPTCHA_POW_MAX_NUMBER", 1_000, 10_000_000),
     )
+
+
+def _opt_positive_int(config: Mapping[str, Any], key: str) -> Optional[int]:
+    return None if config[key] is None else _positive_int(config, key)
+
+
+def _friendly_version(config: Mapping[str, Any]) -> Optional[int]:
+    value = config["CAPTCHA_FRIENDLYCAPTCHA_VERSION"]
+    if value not in (None, 1, 2):
+        raise ConfigError(f"CAPTCHA_FRIENDLYCAPTCHA_VERSION must be None, 1 or 2, got {value!r}")
+    return value
 
 
 def _fallback(config: Mapping[str, Any], provider: str) -> Optional[str]:

@@ -65,12 +65,17 @@ def captcha_widget(**kwargs: Any) -> Markup:
     provider = state.settings.provider
     context = state.provider.widget_context(options) if provider != "selfhosted" else {}
     if provider == "selfhosted" or state.settings.fallback == "selfhosted":
-        context["selfhosted"] = selfhosted_context(state, options)
+        # As a fallback the widget sits in an inert <template>: its <noscript> challenge is never
+        # shown, so none is generated (saves a store write per page view).
+        fallback_only = provider != "selfhosted"
+        context["selfhosted"] = selfhosted_context(state, options, noscript=not fallback_only)
     html = render_template(f"flask_captcha_ext/widgets/{provider}.html", o=options, **context)
-    return Markup(html)
+    return Markup(html)  # noqa: S704 - rendered by an autoescaping template
 
 
-def selfhosted_context(state: CaptchaState, options: WidgetOptions) -> Dict[str, Any]:
+def selfhosted_context(
+    state: CaptchaState, options: WidgetOptions, noscript: bool = True
+) -> Dict[str, Any]:
     """What the self-hosted widget needs: endpoints, site key, and a no-JavaScript challenge."""
     settings = state.settings
     kind = options.challenge_type or _default_kind(settings.challenge_types)
@@ -88,7 +93,7 @@ def selfhosted_context(state: CaptchaState, options: WidgetOptions) -> Dict[str,
         "challenge_type": kind,
         "types": settings.challenge_types,
         "token_ttl": settings.token_ttl,
-        "noscript": noscript_challenge(state, settings.challenge_types, kind),
+        "noscript": noscript_challenge(state, settings.challenge_types, kind) if noscript else {},
         "include_assets": _first_widget_of_request(),
     }
 

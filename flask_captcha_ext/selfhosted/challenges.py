@@ -92,4 +92,6 @@ class MathChallenge(_TypedAnswer):
         else:
             a, b = 50 + secrets.randbelow(50), 10 + secrets.randbelow(40)
             question, answer = f"What is {a} \u2212 {b}?", a - b
-        return NewChallenge({"question": question}, self._digest(challenge_id, str(answer)), str(answer))
+        return NewChallenge(
+            {"question": question}, self._digest(challenge_id, str(answer)), str(answer)
+        )

@@ -19,7 +19,7 @@ from ..settings import derive_secret
 from ..stores import Store
 
 KEY_PREFIX = "sitekey:"
-SECRET_PREFIX = "sitesecret:"
+SECRET_PREFIX = "sitesecret:"  # noqa: S105 - a key prefix
 
 
 def _digest(value: str) -> str:
@@ -57,7 +57,7 @@ class SiteKey:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "SiteKey":
+    def from_json(cls, text: str) -> SiteKey:
         data = json.loads(text)
         data["origins"] = tuple(data.get("origins") or ())
         return cls(**data)
@@ -89,7 +89,9 @@ class SiteKeyRegistry:
         """A new key pair; the plain key and secret are returned once and never stored."""
         site_key = "sk_" + secrets.token_urlsafe(18)
         secret = "ss_" + secrets.token_urlsafe(30)
-        record = SiteKey(id=key_id(site_key), name=name, secret_hash=_digest(secret), origins=origins)
+        record = SiteKey(
+            id=key_id(site_key), name=name, secret_hash=_digest(secret), origins=origins
+        )
         self._store.put(KEY_PREFIX + record.id, record.to_json(), None)
         self._store.put(SECRET_PREFIX + record.secret_hash, record.id, None)
         return site_key, secret, record

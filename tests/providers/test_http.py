@@ -1,0 +1,172 @@
+"""The shared HTTP clients: one pooled connection, threads, proxies, CA bundles, event loops."""
+
+from __future__ import annotations
+
+import asyncio
+import select
+import socket
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from flask_captcha_ext.providers import build_provider
+from flask_captcha_ext.settings import ConfigError
+
+from .conftest import make_settings
+from .fakes import free_port
+
+
+def test_many_verifications_use_one_connection(fake, make):
+    provider = make("recaptcha_v3")
+    for _ in range(30):
+        assert provider.verify(fake.issue("recaptcha_v3")).success
+    assert fake.state.connections == 1
+
+
+def test_many_async_verifications_in_one_loop_use_one_connection(fake, make):
+    provider = make("turnstile")
+
+    async def run():
+        results = [await provider.verify_async(fake.issue("turnstile")) for _ in range(30)]
+        await provider.aio.aclose()
+        return results
+
+    assert all(result.success for result in asyncio.run(run()))
+    assert fake.state.connections == 1
+
+
+def test_threads_share_the_pool(fake, make):
+    provider = make("hcaptcha")
+    tokens = [fake.issue("hcaptcha") for _ in range(80)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(provider.verify, tokens))
+    assert all(result.success for result in results)
+    assert 1 <= fake.state.connections <= 10  # the pool size, not one per call
+
+
+def test_concurrent_async_verifications(fake, make):
+    provider = make("friendly_v2")
+
+    async def run():
+        tokens = [fake.issue("friendly_v2") for _ in range(20)]
+        results = await asyncio.gather(*(provider.verify_async(t) for t in tokens))
+        await provider.aio.aclose()
+        return results
+
+    assert all(result.success for result in asyncio.run(run()))
+    assert fake.state.connections <= 10
+
+
+def test_one_async_client_per_live_loop(fake, make):
+    provider = make("recaptcha")
+    for _ in range(3):
+        assert asyncio.run(provider.verify_async(fake.issue("recaptcha"))).success
+    assert len(provider.aio._clients) == 1  # clients of closed loops were dropped
+
+
+class ConnectProxy:
+    """A minimal HTTP CONNECT proxy that only tunnels to 127.0.0.1 and counts its tunnels."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.tunnels = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                return client.close()
+            head += chunk
+        method, target = head.split(b" ")[:2]
+        host, _, port = target.decode().rpartition(":")
+        if method != b"CONNECT" or host != "127.0.0.1":
+            client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            return client.close()
+        upstream = socket.create_connection(("127.0.0.1", int(port)))
+        self.tunnels += 1
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        pair = {client: upstream, upstream: client}
+        try:
+            while True:
+                ready, _, _ = select.select(list(pair), [], [], 10)
+                if not ready:
+                    break
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    pair[sock].sendall(data)
+        except OSError:
+            pass
+        finally:
+            client.close()
+            upstream.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_proxy_is_used(fake, make, verify):
+    proxy = ConnectProxy()
+    try:
+        provider = make("recaptcha", proxy=f"http://127.0.0.1:{proxy.port}")
+        assert verify(provider, fake.issue("recaptcha")).success
+        assert proxy.tunnels == 1
+    finally:
+        proxy.close()
+
+
+def test_unreachable_proxy_fails_even_when_the_provider_is_up(fake, make, verify):
+    provider = make("recaptcha", proxy=f"http://127.0.0.1:{free_port()}")
+    result = verify(provider, fake.issue("recaptcha"))
+    assert result.error_codes == ("server-unreachable",)
+    assert fake.state.seen == []
+
+
+def test_environment_proxies_are_ignored(fake, make, verify, monkeypatch):
+    dead = f"http://127.0.0.1:{free_port()}"
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, dead)
+    assert verify(make("recaptcha"), fake.issue("recaptcha")).success
+
+
+def test_ca_bundle_from_environment(fake, make, verify, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", fake.ca_path)
+    assert verify(make("hcaptcha", ca=False), fake.issue("hcaptcha")).success
+
+
+@pytest.mark.parametrize("name", ["REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"])
+def test_missing_ca_bundle_is_a_config_error(name, monkeypatch, tmp_path):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.setenv(name, str(tmp_path / "nope.pem"))
+    with pytest.raises(ConfigError, match=name):
+        build_provider(make_settings("recaptcha"))
+
+
+def test_verify_async_without_httpx_says_what_to_install(fake, make, monkeypatch):
+    provider = make("recaptcha")
+    monkeypatch.setitem(sys.modules, "httpx", None)
+    with pytest.raises(ImportError, match=r"flask-captcha-ext\[async\]"):
+        asyncio.run(provider.verify_async(fake.issue("recaptcha")))
+    assert provider.verify(fake.issue("recaptcha")).success  # sync needs no httpx
+
+
+@pytest.mark.parametrize("bad", [False, 0, True])
+def test_tls_verification_cannot_be_switched_off(bad):
+    from flask_captcha_ext.providers import ClientOptions
+
+    with pytest.raises(TypeError, match="cannot be turned off"):
+        ClientOptions(ca_bundle=bad)
