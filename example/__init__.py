@@ -4,6 +4,7 @@ Pages:
   /           a contact form (Flask-WTF ``FlaskForm`` with ``CaptchaField``)
   /subscribe  a page whose script posts JSON to ``POST /api/subscribe`` (``@captcha_protected``)
   /widgets    several independent widgets on one page: light, dark, auto, a math one, German
+  /pow        proof of work: an invisible widget and one with a progress bar
   /demo       a live demo of the self-hosted JSON API with its documentation beside it
 
 Works with no configuration and no network: the CAPTCHA store is SQLite in the instance folder.
@@ -145,6 +146,10 @@ def _register_views(app: Flask) -> None:
     def widgets_check() -> str:
         which = request.form.get("which", "")
         return render_template("widgets_ok.html", result=g.captcha_result, which=which)
+
+    @app.get("/pow")
+    def pow_page() -> str:
+        return render_template("pow.html")
 
     @app.get("/demo")
     def demo() -> str:

@@ -2,7 +2,8 @@
  *
  * Mounts every `.fce-widget` container on DOMContentLoaded. A container carries data attributes
  * (see templates/flask_captcha_ext/widgets/selfhosted.html): data-fce-site-key, -generate-url,
- * -validate-url, -type, -types, -theme, -lang, -token-ttl. On success the widget writes a
+ * -validate-url, -type, -types, -theme, -lang, -token-ttl, and for proof of work -pow-worker-url,
+ * -pow-progress ("visible") and -pow-start ("load" or "focus"). On success the widget writes a
  * single-use token into the container's <input type="hidden" name="captcha-token">.
  *
  * window.FlaskCaptcha:
@@ -13,12 +14,27 @@
  *   strings               the string table by language; add a language by adding a key
  *
  * Events (bubbling, on the container): fce:verified {detail: {token}}, fce:expired, fce:error
- * {detail: {status, detail}}.
+ * {detail: {status, detail}}, fce:solved {detail: {type, number, took, hashing, checked, workers}}
+ * when the browser has solved a proof of work (took: milliseconds from the challenge to the number,
+ * hashing: the workers' own time, workers: how many; 0 when solved in the page).
  *
  * Submitting the form before verifying: the widget holds the submit once, validates what the
  * person typed, then submits again (form.requestSubmit, keeping the submitter) if it was right.
  * With nothing typed it holds the submit and asks for an answer. When no challenge could be
  * loaded (network error, rate limit, service down) it never blocks: the server decides.
+ *
+ * Proof of work ("pow", an ALTCHA v1 challenge) needs no person: the widget solves it in a Web
+ * Worker (pow-worker.js, loaded by URL from beside this file: CSP worker-src 'self' is enough)
+ * with WebCrypto SHA-256, validates the payload and stores the token. It shows only a short status
+ * ("Verifying you are human...", then "Verified") unless data-fce-pow-progress="visible" asks
+ * for a progress bar. Solving starts when the widget mounts, or with data-fce-pow-start="focus"
+ * when something in its form first gets focus (or the form is submitted). A submit before the
+ * solve is done is held, then sent once verified. The challenge is replaced before it expires, and
+ * a new one solved when the token is about to expire. Without WebCrypto (plain http on a host
+ * other than localhost) the widget switches to an image or math challenge if the site allows one,
+ * else it says why it cannot work; without workers (or when pow-worker.js cannot load, e.g. this
+ * script served from another origin) it solves in the page instead. "Use an image instead" (or "a
+ * text question") lets a person leave proof of work for a typed challenge the site allows.
  *
  * Loaded twice (one script tag per widget on a page)? The second run does nothing.
  */
@@ -33,6 +49,12 @@
   var TOKEN_FIELD = "captcha-token";
   var MAX_INPUT = 64;
   var MAX_AUTO_RETRY_S = 120;
+  var MAX_AUTO_FAILURES = 3;   // proof of work: give up after this many refused solutions in a row
+  var POW_BATCH = 500;         // digests in flight per step when solving in the page
+  var POW_MAX_WORKERS = 4;
+  // Where pow-worker.js lives when the container does not say: beside this script.
+  var SCRIPT_URL = document.currentScript && document.currentScript.src
+    ? document.currentScript.src : "";
 
   var STRINGS = {
     en: {
@@ -63,7 +85,12 @@
       network: "Could not reach the server. Check your connection, then choose \u201cNew challenge\u201d.",
       unavailable: "The security check is unavailable right now. Please try again shortly.",
       failed: "The security check could not be loaded. Please try again later.",
-      unsupported: "This kind of challenge is not supported here."
+      unsupported: "This kind of challenge is not supported here.",
+      powWorking: "Verifying you are human\u2026",
+      powVerified: "Verified",
+      powProgress: "Verification progress",
+      powFallback: "Automatic verification is not available in this browser. Please answer this challenge instead.",
+      powUnsupported: "Automatic verification is not available in this browser. It needs a secure (https) connection."
     },
     de: {
       title: "Sicherheitspr\u00fcfung",
@@ -93,7 +120,12 @@
       network: "Der Server ist nicht erreichbar. Pr\u00fcfen Sie die Verbindung und w\u00e4hlen Sie \u201eNeue Aufgabe\u201c.",
       unavailable: "Die Sicherheitspr\u00fcfung ist gerade nicht verf\u00fcgbar. Bitte versuchen Sie es gleich noch einmal.",
       failed: "Die Sicherheitspr\u00fcfung konnte nicht geladen werden. Bitte versuchen Sie es sp\u00e4ter.",
-      unsupported: "Diese Art von Aufgabe wird hier nicht unterst\u00fctzt."
+      unsupported: "Diese Art von Aufgabe wird hier nicht unterst\u00fctzt.",
+      powWorking: "Wir pr\u00fcfen, ob Sie ein Mensch sind\u2026",
+      powVerified: "Best\u00e4tigt",
+      powProgress: "Fortschritt der Pr\u00fcfung",
+      powFallback: "Die automatische Pr\u00fcfung ist in diesem Browser nicht m\u00f6glich. Bitte l\u00f6sen Sie stattdessen diese Aufgabe.",
+      powUnsupported: "Die automatische Pr\u00fcfung ist in diesem Browser nicht m\u00f6glich. Sie braucht eine sichere (https-)Verbindung."
     },
     fr: {
       title: "V\u00e9rification de s\u00e9curit\u00e9",
@@ -123,7 +155,12 @@
       network: "Serveur injoignable. V\u00e9rifiez votre connexion, puis choisissez \u00ab\u00a0Nouveau d\u00e9fi\u00a0\u00bb.",
       unavailable: "La v\u00e9rification est indisponible pour le moment. R\u00e9essayez bient\u00f4t.",
       failed: "La v\u00e9rification n\u2019a pas pu \u00eatre charg\u00e9e. R\u00e9essayez plus tard.",
-      unsupported: "Ce type de d\u00e9fi n\u2019est pas pris en charge ici."
+      unsupported: "Ce type de d\u00e9fi n\u2019est pas pris en charge ici.",
+      powWorking: "V\u00e9rification que vous \u00eates humain\u2026",
+      powVerified: "V\u00e9rifi\u00e9",
+      powProgress: "Progression de la v\u00e9rification",
+      powFallback: "La v\u00e9rification automatique n\u2019est pas disponible dans ce navigateur. R\u00e9pondez plut\u00f4t \u00e0 ce d\u00e9fi.",
+      powUnsupported: "La v\u00e9rification automatique n\u2019est pas disponible dans ce navigateur. Elle n\u00e9cessite une connexion s\u00e9curis\u00e9e (https)."
     },
     es: {
       title: "Comprobaci\u00f3n de seguridad",
@@ -153,7 +190,12 @@
       network: "No se puede contactar con el servidor. Compruebe la conexi\u00f3n y elija \u00abNuevo reto\u00bb.",
       unavailable: "La comprobaci\u00f3n no est\u00e1 disponible ahora. Int\u00e9ntelo de nuevo en breve.",
       failed: "No se pudo cargar la comprobaci\u00f3n. Int\u00e9ntelo m\u00e1s tarde.",
-      unsupported: "Este tipo de reto no es compatible aqu\u00ed."
+      unsupported: "Este tipo de reto no es compatible aqu\u00ed.",
+      powWorking: "Comprobando que es una persona\u2026",
+      powVerified: "Verificado",
+      powProgress: "Progreso de la comprobaci\u00f3n",
+      powFallback: "La comprobaci\u00f3n autom\u00e1tica no est\u00e1 disponible en este navegador. Responda a este reto en su lugar.",
+      powUnsupported: "La comprobaci\u00f3n autom\u00e1tica no est\u00e1 disponible en este navegador. Necesita una conexi\u00f3n segura (https)."
     }
   };
 
@@ -166,9 +208,12 @@
    *                 render(ctx, data) may show progress in ctx.view, and
    *                 solve(ctx, data) returns a Promise of the `user_input` string to validate.
    *                 ctx.signal aborts when the challenge is replaced; ctx.announce(text) speaks.
+   *                 Optional supported() says whether this browser can solve it at all; when it
+   *                 cannot, the widget offers a typed type the site allows instead.
    *
-   * ctx = {view, t(key), el(tag, attrs, text), signal, announce(text), lang}.
-   * Register with FlaskCaptcha.registerType("pow", handler) from a script loaded after this one.
+   * ctx = {view, t(key), el(tag, attrs, text), signal, announce(text), emit(name, detail), lang,
+   *        options} (options: the widget's configuration, e.g. powWorkerUrl, powProgress).
+   * Register with FlaskCaptcha.registerType(name, handler) from a script loaded after this one.
    */
   var TYPES = {
     image: {
@@ -191,8 +236,308 @@
         return { label: ctx.t("mathLabel"), hint: ctx.t("mathHint"), inputMode: "numeric" };
       }
     }
-    // pow: { typed: false, render: function (ctx, data) {...}, solve: function (ctx, data) {...} }
+    // pow: POW, defined below with the solver it needs
   };
+
+  // -- proof of work (ALTCHA v1) ---------------------------------------------------------------
+  var DIGEST_SIZES = { "SHA-1": 20, "SHA-256": 32, "SHA-384": 48, "SHA-512": 64 };
+  var powJobs = 0;
+
+  function now() {
+    return window.performance && performance.now ? performance.now() : Date.now();
+  }
+
+  function powSupported() {
+    var c = window.crypto;
+    return !!(c && c.subtle && typeof c.subtle.digest === "function" &&
+      typeof TextEncoder === "function" && typeof Uint8Array === "function");
+  }
+
+  function abortError() {
+    var error = new Error("aborted");
+    error.name = "AbortError";
+    return error;
+  }
+
+  function hexBytes(hex, length) {
+    if (typeof hex !== "string" || hex.length !== length * 2 || /[^0-9a-f]/i.test(hex)) {
+      return null;
+    }
+    var out = new Uint8Array(length);
+    for (var i = 0; i < length; i++) {
+      out[i] = parseInt(hex.substr(i * 2, 2), 16);
+    }
+    return out;
+  }
+
+  /* generate's `challenge` object, checked: {algorithm, challenge, salt, signature, maxnumber}. */
+  function powChallenge(data) {
+    var c = data && data.challenge;
+    if (!c || typeof c !== "object") {
+      return null;
+    }
+    var algorithm = typeof c.algorithm === "string" ? c.algorithm : "SHA-256";
+    var max = c.maxnumber === undefined ? 1000000 : Number(c.maxnumber);
+    if (!DIGEST_SIZES[algorithm.toUpperCase()] || typeof c.salt !== "string" ||
+        typeof c.signature !== "string" ||
+        !hexBytes(c.challenge, DIGEST_SIZES[algorithm.toUpperCase()]) ||
+        !(max >= 0) || Math.floor(max) !== max || max > 1e9) {
+      return null;
+    }
+    return {
+      algorithm: algorithm, challenge: c.challenge, salt: c.salt, signature: c.signature,
+      maxnumber: max
+    };
+  }
+
+  /* The ALTCHA payload: base64 of JSON {algorithm, challenge, number, salt, signature}. */
+  function powPayload(c, number) {
+    var json = JSON.stringify({
+      algorithm: c.algorithm, challenge: c.challenge, number: number, salt: c.salt,
+      signature: c.signature
+    });
+    var bytes = new TextEncoder().encode(json);
+    var binary = "";
+    for (var i = 0; i < bytes.length; i++) {
+      binary += String.fromCharCode(bytes[i]);
+    }
+    return window.btoa(binary);
+  }
+
+  /* The in-page copy of pow-worker.js's loop, for browsers or pages where workers fail: digests
+   * in batches (the next issued before the last is checked), one reused input buffer, byte
+   * comparison. Resolves {number (-1: none), checked}; stops early when stopped() is true. */
+  function scanRange(c, start, end, onProgress, stopped) {
+    var subtle = window.crypto.subtle;
+    var algorithm = c.algorithm.toUpperCase();
+    var target = hexBytes(c.challenge, DIGEST_SIZES[algorithm]);
+    var prefix = new TextEncoder().encode(c.salt);
+    var p = prefix.length;
+    var buffer = new Uint8Array(p + 16);
+    buffer.set(prefix);
+    var views = [];
+    for (var len = 0; len <= 16; len++) {
+      views.push(buffer.subarray(0, p + len));
+    }
+    var checked = 0;
+    var reported = now();
+
+    function issue(from) {
+      var to = Math.min(end, from + POW_BATCH - 1);
+      var digests = new Array(to - from + 1);
+      for (var n = from; n <= to; n++) {
+        var digits = String(n);
+        for (var i = 0; i < digits.length; i++) {
+          buffer[p + i] = digits.charCodeAt(i);
+        }
+        digests[n - from] = subtle.digest(algorithm, views[digits.length]);
+      }
+      return { from: from, to: to, done: Promise.all(digests) };
+    }
+
+    function same(result) {
+      var digest = new Uint8Array(result);
+      for (var i = 0; i < target.length; i++) {
+        if (digest[i] !== target[i]) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    function step(batch) {
+      var next = batch.to < end ? issue(batch.to + 1) : null;
+      return batch.done.then(function (results) {
+        if (stopped()) {
+          return { number: -1, checked: checked, stopped: true };
+        }
+        for (var i = 0; i < results.length; i++) {
+          if (same(results[i])) {
+            return { number: batch.from + i, checked: checked + i + 1 };
+          }
+        }
+        checked += results.length;
+        if (now() - reported >= 100) {
+          reported = now();
+          onProgress(checked);
+        }
+        return next ? step(next) : { number: -1, checked: checked };
+      });
+    }
+
+    return step(issue(start));
+  }
+
+  function solveInPage(ctx, c, report) {
+    var began = now();
+    var stopped = function () { return !!(ctx.signal && ctx.signal.aborted); };
+    return scanRange(c, 0, c.maxnumber, report, stopped).then(function (found) {
+      if (found.stopped) {
+        throw abortError();
+      }
+      return { number: found.number, checked: found.checked, workers: 0, hashing: now() - began };
+    });
+  }
+
+  /* Split 0..maxnumber over a few workers (contiguous slices); the first to find n wins. */
+  function solveWithWorkers(ctx, c, report) {
+    return new Promise(function (resolve, reject) {
+      var url = ctx.options.powWorkerUrl;
+      if (typeof Worker !== "function" || !url) {
+        reject(new Error("no Web Worker support"));
+        return;
+      }
+      var cores = (navigator.hardwareConcurrency || 2);
+      var count = Math.max(1, Math.min(POW_MAX_WORKERS, cores, Math.ceil((c.maxnumber + 1) / 20000)));
+      var slice = Math.ceil((c.maxnumber + 1) / count);
+      var id = ++powJobs;
+      var workers = [];
+      var checked = [];
+      var exhausted = 0;
+      var finished = false;
+
+      function total() {
+        return checked.reduce(function (a, b) { return a + b; }, 0);
+      }
+      function stop() {
+        finished = true;
+        workers.forEach(function (w) { w.terminate(); });
+        if (ctx.signal) {
+          ctx.signal.removeEventListener("abort", onAbort);
+        }
+      }
+      function onAbort() {
+        if (!finished) {
+          stop();
+          reject(abortError());
+        }
+      }
+      function listen(index, worker) {
+        worker.onmessage = function (event) {
+          var m = event.data || {};
+          if (finished || m.id !== id) {
+            return;
+          }
+          if (typeof m.checked === "number") {
+            checked[index] = m.checked;
+          }
+          if (m.type === "progress") {
+            report(total());
+          } else if (m.type === "found") {
+            stop();
+            resolve({ number: m.number, checked: total(), workers: workers.length, hashing: m.took });
+          } else if (m.type === "exhausted") {
+            exhausted += 1;
+            if (exhausted === workers.length) {
+              stop();
+              resolve({ number: -1, checked: total(), workers: workers.length, hashing: m.took });
+            }
+          } else if (m.type === "error") {
+            stop();
+            reject(new Error("proof-of-work worker: " + m.message));
+          }
+        };
+        worker.onerror = function (event) {   // could not load (404, CSP) or crashed
+          if (event && event.preventDefault) {
+            event.preventDefault();
+          }
+          if (!finished) {
+            stop();
+            reject(new Error("the proof-of-work worker failed"));
+          }
+        };
+      }
+
+      if (ctx.signal) {
+        if (ctx.signal.aborted) {
+          reject(abortError());
+          return;
+        }
+        ctx.signal.addEventListener("abort", onAbort);
+      }
+      for (var i = 0; i < count; i++) {
+        var start = i * slice;
+        var end = Math.min(c.maxnumber, start + slice - 1);
+        if (start > end) {
+          break;
+        }
+        var worker;
+        try {
+          worker = new Worker(url);      // throws for a cross-origin URL
+        } catch (error) {
+          stop();
+          reject(error);
+          return;
+        }
+        workers.push(worker);
+        checked.push(0);
+        listen(workers.length - 1, worker);
+        worker.postMessage({
+          type: "solve", id: id, algorithm: c.algorithm, challenge: c.challenge, salt: c.salt,
+          start: start, end: end
+        });
+      }
+    });
+  }
+
+  var POW = {
+    typed: false,
+    supported: powSupported,
+    render: function (ctx) {
+      if (!ctx.options.powProgress) {
+        return {};
+      }
+      var bar = ctx.el("div", {
+        "class": "fce-progress", role: "progressbar", "aria-label": ctx.t("powProgress"),
+        "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0"
+      });
+      var fill = ctx.el("div", { "class": "fce-progress-fill" });
+      bar.appendChild(fill);
+      ctx.view.appendChild(bar);
+      ctx.progress = function (fraction) {
+        var percent = Math.max(0, Math.min(100, Math.floor(fraction * 100)));
+        if (bar.getAttribute("aria-valuenow") !== String(percent)) {
+          bar.setAttribute("aria-valuenow", String(percent));
+          fill.style.transform = "scaleX(" + (percent / 100) + ")";   // CSSOM: CSP-safe
+        }
+      };
+      return {};
+    },
+    solve: function (ctx, data) {
+      var c = powChallenge(data);
+      if (!c) {
+        return Promise.reject(new Error("malformed proof-of-work challenge"));
+      }
+      var began = now();
+      var report = function (checked) {
+        if (ctx.progress) {
+          ctx.progress(checked / (c.maxnumber + 1));
+        }
+      };
+      return solveWithWorkers(ctx, c, report).catch(function (error) {
+        if (error && error.name === "AbortError") {
+          throw error;
+        }
+        if (window.console) {
+          window.console.warn("flask-captcha-ext: solving in the page (" + error.message + ")");
+        }
+        return solveInPage(ctx, c, report);
+      }).then(function (found) {
+        if (found.number < 0) {
+          throw new Error("proof of work: no solution up to maxnumber");
+        }
+        if (ctx.progress) {
+          ctx.progress(1);
+        }
+        ctx.emit("fce:solved", {
+          type: "pow", number: found.number, took: now() - began, hashing: found.hashing,
+          checked: found.checked, workers: found.workers
+        });
+        return powPayload(c, found.number);
+      });
+    }
+  };
+  TYPES.pow = POW;
 
   var controllers = new WeakMap();
   var counter = 0;
@@ -283,8 +628,20 @@
       types: types,
       theme: o.theme || d.fceTheme || "auto",
       lang: pickLanguage(o.lang || d.fceLang),
-      tokenTtl: parseSeconds(o.tokenTtl || d.fceTokenTtl, 300)
+      tokenTtl: parseSeconds(o.tokenTtl || d.fceTokenTtl, 300),
+      powWorkerUrl: o.powWorkerUrl || d.fcePowWorkerUrl || defaultWorkerUrl(),
+      powProgress: String(o.powProgress || d.fcePowProgress || "") === "visible" ||
+        o.powProgress === true,
+      powStart: (o.powStart || d.fcePowStart) === "focus" ? "focus" : "load"
     };
+  }
+
+  function defaultWorkerUrl() {
+    try {
+      return SCRIPT_URL ? new URL("pow-worker.js", SCRIPT_URL).href : "";
+    } catch (error) {
+      return "";
+    }
   }
 
   function createWidget(root, options) {
@@ -301,6 +658,8 @@
     var timers = { challenge: 0, token: 0, retry: 0 };
     var stale = false;         // expired while the page was hidden: refresh when shown
     var pending = null;        // the Promise of a validation in flight
+    var waiters = [];          // held submits of solved-by-the-browser types, waiting for a result
+    var autoFailures = 0;      // refused proof-of-work solutions in a row
 
     function t(key, vars) {
       var text = strings[key] || STRINGS.en[key] || key;
@@ -405,7 +764,18 @@
     }
 
     function handlerFor(name) {
-      return Object.prototype.hasOwnProperty.call(TYPES, name) ? TYPES[name] : null;
+      return Object.prototype.hasOwnProperty.call(TYPES, name) && TYPES[name] ? TYPES[name] : null;
+    }
+
+    /* A type the browser solves by itself (proof of work), as opposed to a typed one. */
+    function isAuto(name) {
+      var h = handlerFor(name === undefined ? type : name);
+      return !!(h && !h.typed);
+    }
+
+    function canRun(name) {
+      var h = handlerFor(name);
+      return !!h && (typeof h.supported !== "function" || h.supported());
     }
 
     function typedTypes() {
@@ -416,25 +786,50 @@
     }
 
     function usableType(name) {
-      if (handlerFor(name)) {
+      if (canRun(name)) {
         return name;
       }
       for (var i = 0; i < cfg.types.length; i++) {
-        if (handlerFor(cfg.types[i])) {
+        if (canRun(cfg.types[i])) {
           return cfg.types[i];
         }
       }
       return null;
     }
 
+    /* Look: the compact proof-of-work status line (class fce-auto), with a progress bar if asked. */
+    function applyMode() {
+      var auto = isAuto();
+      root.classList.toggle("fce-auto", auto);
+      root.classList.toggle("fce-auto-progress", auto && cfg.powProgress);
+      root.classList.toggle("fce-failed", state === "error");
+      // Proof of work reads top down: status line, then progress (or "New challenge" after a
+      // failure), then the switch to a typed challenge. Typed ones keep the status last.
+      if (auto && status.nextSibling !== body) {
+        box.insertBefore(status, body);
+      } else if (!auto && status.parentNode === box && box.lastChild !== status) {
+        box.appendChild(status);
+      }
+      if (auto) {
+        status.setAttribute("tabindex", "-1");   // focus lands here when the body hides
+      } else {
+        status.removeAttribute("tabindex");
+      }
+    }
+
     function updateSwitch() {
       var choices = typedTypes();
       var handler = handlerFor(type);
-      if (choices.length < 2 || !handler || !handler.typed) {
+      var next = null;
+      if (handler && !handler.typed) {
+        next = choices.length ? choices[0] : null;    // leave proof of work for a typed type
+      } else if (choices.length >= 2 && handler) {
+        next = choices[(choices.indexOf(type) + 1) % choices.length];
+      }
+      if (!next) {
         switchButton.hidden = true;
         return;
       }
-      var next = choices[(choices.indexOf(type) + 1) % choices.length];
       switchButton.textContent = strings["switch_" + next] ? t("switch_" + next) : t("switch_other");
       switchButton.setAttribute("data-next", next);
       switchButton.hidden = false;
@@ -443,6 +838,17 @@
     function setToken(value) {
       token = value || "";
       tokenInput.value = token;
+    }
+
+    /* Held submits of proof-of-work widgets wait here: true once verified, false on failure. */
+    function settle(ok) {
+      var list = waiters;
+      waiters = [];
+      list.forEach(function (resolve) { resolve(ok); });
+    }
+
+    function whenSettled() {
+      return new Promise(function (resolve) { waiters.push(resolve); });
     }
 
     function scheduleChallengeExpiry(seconds) {
@@ -456,7 +862,7 @@
           stale = true;       // refresh when the person comes back, not in a background tab
           return;
         }
-        var tell = focusInside() || input.value !== "";
+        var tell = !isAuto() && (focusInside() || input.value !== "");
         load(tell ? t("expired") : "");
       }, Math.max(1000, seconds * 1000 - lead(seconds)));
     }
@@ -470,8 +876,17 @@
         }
         setToken("");
         emit("fce:expired");
-        if (root.isConnected) {
+        if (!root.isConnected) {
+          return;
+        }
+        if (!isAuto()) {
           load(t("tokenExpired"), "error");
+        } else if (document.hidden) {
+          state = "idle";        // solve again when the person comes back (or submits)
+          stale = true;
+          say("");
+        } else {
+          load("");              // proof of work: quietly solve a new one
         }
       }, Math.max(1000, cfg.tokenTtl * 1000 - lead(cfg.tokenTtl)));
     }
@@ -490,9 +905,14 @@
       view.textContent = "";
       answer.hidden = true;
       switchButton.hidden = true;
+      applyMode();
+      if (isAuto() && typedTypes().length) {
+        updateSwitch();          // proof of work failed: a typed challenge may still do
+      }
       if (hadFocus) {
         refreshButton.focus();
       }
+      settle(false);
     }
 
     function fail(response, during) {
@@ -544,14 +964,27 @@
       input.value = "";
       input.removeAttribute("aria-invalid");
       view.textContent = "";
-      view.appendChild(el("p", { "class": "fce-loading" }, t("loading")));
+      var wanted = type;
       var chosen = usableType(type);
       if (!chosen) {
+        applyMode();
         broken();
-        say(t("unsupported"), "error");
+        say(isAuto(wanted) ? t("powUnsupported") : t("unsupported"), "error");
         return Promise.resolve(false);
       }
+      if (chosen !== wanted && isAuto(wanted) && !isAuto(chosen)) {
+        message = t("powFallback");     // e.g. no WebCrypto on plain http: a typed one instead
+        kind = "info";
+        settle(false);
+      }
       type = chosen;
+      applyMode();
+      if (isAuto()) {
+        updateSwitch();                 // a typed challenge is one click away from the start
+        say(t("powWorking"), "working");
+      } else {
+        view.appendChild(el("p", { "class": "fce-loading" }, t("loading")));
+      }
       return postJson(cfg.generateUrl, { site_key: cfg.siteKey, type: type },
         abort ? abort.signal : undefined)
         .then(function (response) {
@@ -577,7 +1010,7 @@
 
     function context(signal) {
       return {
-        view: view, t: t, el: el, signal: signal, lang: cfg.lang,
+        view: view, t: t, el: el, signal: signal, lang: cfg.lang, options: cfg, emit: emit,
         announce: function (text) { say(text); }
       };
     }
@@ -602,24 +1035,35 @@
         input.setAttribute("inputmode", shown.inputMode || "text");
       }
       state = "ready";
+      applyMode();
       setBusy(false);
       updateSwitch();
-      say(message || "", kind || (message ? "info" : null));
       scheduleChallengeExpiry(parseSeconds(data.expires_in, 300));
-      if (!handler.typed && typeof handler.solve === "function") {
-        var mine = seq;
-        say(t("working"));
-        Promise.resolve(handler.solve(ctx, data)).then(function (value) {
-          if (mine === seq && state === "ready") {
-            submitAnswer(String(value));
-          }
-        }, function (error) {
-          if (mine === seq && !(error && error.name === "AbortError")) {
-            broken();
-            fail(null, "solve");
-          }
-        });
+      if (handler.typed || typeof handler.solve !== "function") {
+        say(message || "", kind || (message ? "info" : null));
+        return;
       }
+      var mine = seq;
+      setBusy(true);
+      say(message || t("powWorking"), message ? (kind || "info") : "working");
+      Promise.resolve().then(function () {
+        return handler.solve(ctx, data);
+      }).then(function (value) {
+        if (mine === seq && state === "ready") {
+          return submitAnswer(String(value));
+        }
+      }, function (error) {
+        if (mine !== seq || (error && error.name === "AbortError")) {
+          return;
+        }
+        if (window.console) {
+          window.console.error("flask-captcha-ext: could not solve the challenge: " +
+            (error && error.message));
+        }
+        broken();
+        say(t("failed"), "error");
+        emit("fce:error", { status: 0, detail: String(error && error.message) });
+      });
     }
 
     /* Validate `value` against the live challenge; resolves true when verified. */
@@ -629,9 +1073,12 @@
       }
       var mine = seq;
       var spent = challenge;
+      var auto = isAuto();
       state = "checking";
       setBusy(true);
-      say(t("checking"));
+      if (!auto) {
+        say(t("checking"));
+      }
       pending = postJson(cfg.validateUrl, {
         site_key: cfg.siteKey, captcha_id: spent.captcha_id, user_input: value
       }).then(function (response) {
@@ -641,6 +1088,16 @@
         if (response.ok && response.data.valid === true && response.data.token) {
           verified(response.data.token);
           return true;
+        }
+        if (auto && (response.ok || response.status === 400)) {
+          // A refused solution (or an expired challenge): solve a new one, a few times at most.
+          autoFailures += 1;
+          if (autoFailures >= MAX_AUTO_FAILURES) {
+            broken();
+            fail(response.ok ? { status: 400, data: {} } : response, "validate");
+            return false;
+          }
+          return load("").then(function () { return false; });
         }
         if (response.ok) {               // a wrong answer spends the challenge
           var keepFocus = focusInside();
@@ -655,7 +1112,7 @@
         if (response.status === 400) {  // expired, unknown or already used
           return load(t("expired"), "error").then(function () { return false; });
         }
-        if (response.status === 429) {  // a 429 leaves the challenge unspent: retry later
+        if (response.status === 429 && !auto) {  // a 429 leaves the challenge unspent: retry later
           state = "ready";
           setBusy(false);
         } else {
@@ -667,8 +1124,12 @@
         if (mine !== seq) {
           return false;
         }
-        state = "ready";                 // unknown whether it was spent; let them retry
-        setBusy(false);
+        if (auto) {
+          broken();                      // nothing to retype: "New challenge" starts afresh
+        } else {
+          state = "ready";               // unknown whether it was spent; let them retry
+          setBusy(false);
+        }
         fail(null, "validate");
         return false;
       }).then(function (ok) {
@@ -683,18 +1144,28 @@
       clearTimer("challenge");
       challenge = null;
       state = "verified";
+      autoFailures = 0;
       setToken(value);
       setBusy(false);
       input.value = "";
       input.removeAttribute("aria-invalid");
       body.hidden = true;
       done.hidden = false;
-      say(t("verifiedLong"), "success");
-      if (hadFocus) {
-        done.focus();
+      applyMode();
+      if (isAuto()) {
+        say(t("powVerified"), "success");
+        if (hadFocus) {
+          status.focus();
+        }
+      } else {
+        say(t("verifiedLong"), "success");
+        if (hadFocus) {
+          done.focus();
+        }
       }
       scheduleTokenExpiry();
       emit("fce:verified", { token: value });
+      settle(true);
     }
 
     function verify() {
@@ -712,6 +1183,13 @@
         return Promise.resolve(false);
       }
       return submitAnswer(value);
+    }
+
+    /* Start the first challenge (on mount, or on first focus for data-fce-pow-start="focus"). */
+    function start() {
+      if (state === "idle") {
+        load("");
+      }
     }
 
     // -- events ---------------------------------------------------------------------------
@@ -735,13 +1213,20 @@
       }
     });
     refreshButton.addEventListener("click", function () {
-      load(t("ready"));
+      autoFailures = 0;
+      load(isAuto() ? "" : t("ready"));
     });
     switchButton.addEventListener("click", function () {
       var next = switchButton.getAttribute("data-next");
       if (next) {
+        var fromAuto = isAuto();
         type = next;
-        load(t("ready"));
+        settle(false);                  // a held submit waits for the person instead
+        load(t("ready")).then(function () {
+          if (fromAuto && state === "ready" && !isAuto()) {
+            input.focus();              // from proof of work: the new answer box is the next step
+          }
+        });
       }
     });
     document.addEventListener("visibilitychange", function () {
@@ -750,7 +1235,20 @@
       }
     });
 
+    function submitAgain(submitter) {
+      if (typeof form.requestSubmit === "function") {
+        if (submitter && submitter.form === form) {
+          form.requestSubmit(submitter);
+        } else {
+          form.requestSubmit();
+        }
+      } else {
+        form.submit();
+      }
+    }
+
     /* Submit before verifying: hold this submit, validate the typed answer, then submit again.
+     * Proof of work: hold it until the browser has solved and validated, then submit again.
      * Registered in the capture phase so it runs before the page's own submit listeners. */
     var holding = false;
     function onSubmit(event) {
@@ -762,23 +1260,33 @@
         event.stopImmediatePropagation();
         return;
       }
+      var submitter = event.submitter || null;
+      if (isAuto() && state !== "error") {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        holding = true;
+        say(t("powWorking"), "working");
+        var settled = whenSettled();
+        start();                         // not started yet (data-fce-pow-start="focus")
+        settled.then(function (ok) {
+          holding = false;
+          if (ok) {
+            submitAgain(submitter);
+          }
+        });
+        return;
+      }
       if (state !== "ready" && state !== "checking") {
         return;                          // no challenge to answer: let the server decide
       }
       event.preventDefault();
       event.stopImmediatePropagation();
-      var handler = handlerFor(type);
-      if (handler && !handler.typed) {
-        say(t("working"));
-        return;
-      }
       if (state === "ready" && !input.value.trim()) {
         say(t("required"), "error");
         input.setAttribute("aria-invalid", "true");
         input.focus();
         return;
       }
-      var submitter = event.submitter || null;
       holding = true;
       verify().then(function (ok) {
         holding = false;
@@ -788,15 +1296,7 @@
           }
           return;
         }
-        if (typeof form.requestSubmit === "function") {
-          if (submitter && submitter.form === form) {
-            form.requestSubmit(submitter);
-          } else {
-            form.requestSubmit();
-          }
-        } else {
-          form.submit();
-        }
+        submitAgain(submitter);
       }, function () {
         holding = false;
       });
@@ -805,12 +1305,18 @@
       form.addEventListener("submit", onSubmit, true);
     }
 
-    load("");
+    applyMode();
+    if (isAuto() && cfg.powStart === "focus" && form) {
+      form.addEventListener("focusin", start);
+    } else {
+      start();
+    }
 
     return {
       element: root,
       reset: function () {
         clearTimer("token");
+        autoFailures = 0;
         return load("");
       },
       token: function () {

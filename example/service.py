@@ -1,0 +1,51 @@
+"""The central CAPTCHA service: one deployment protecting many sites, in any language.
+
+    flask --app example.service run                                 # embedded SQLite store
+    flask --app example.service captcha keys create --name blog --origin https://blog.example
+    CAPTCHA_STORE_URL=redis://127.0.0.1:6379/0 SECRET_KEY=... \\
+        gunicorn -w 4 -b 0.0.0.0:8000 'example.service:create_app()'
+
+Serves the self-hosted API under /api (generate, validate, siteverify, openapi.json) and the demo
+page at /demo. Every CAPTCHA_* setting (and SECRET_KEY) can come from an environment variable of
+the same name; values are read as JSON when they parse (numbers, lists, true/false/null), else as
+text, so ``CAPTCHA_CORS_ORIGINS='["https://blog.example"]'`` and ``CAPTCHA_CHALLENGE_TTL=120``
+work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Mapping, Optional
+
+from flask import Flask
+
+from flask_captcha_ext.settings import DEFAULTS
+
+from . import create_app as create_example_app
+
+
+def config_from_environment(environ: Mapping[str, str] = os.environ) -> Dict[str, Any]:
+    """CAPTCHA_* keys and SECRET_KEY found in ``environ``, JSON-decoded where they parse."""
+    config: Dict[str, Any] = {}
+    for key in (*DEFAULTS, "SECRET_KEY"):
+        if key in environ:
+            raw = environ[key]
+            try:
+                config[key] = json.loads(raw) if key != "SECRET_KEY" else raw
+            except ValueError:
+                config[key] = raw
+    if isinstance(config.get("CAPTCHA_TIMEOUT"), list):
+        config["CAPTCHA_TIMEOUT"] = tuple(config["CAPTCHA_TIMEOUT"])
+    return config
+
+
+def create_service(config: Optional[Mapping[str, Any]] = None) -> Flask:
+    """The example app configured as a central service from the environment (then ``config``)."""
+    settings: Dict[str, Any] = {"CAPTCHA_URL_PREFIX": "/api", **config_from_environment()}
+    settings.update(config or {})
+    return create_example_app(settings)
+
+
+#: What ``flask --app example.service`` (and gunicorn 'example.service:create_app()') call.
+create_app = create_service
