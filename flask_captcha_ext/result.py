@@ -32,7 +32,7 @@ class VerificationResult:
     def __bool__(self) -> bool:
         return self.success
 
-    def failed(self, *codes: str) -> "VerificationResult":
+    def failed(self, *codes: str) -> VerificationResult:
         """A copy of this result turned into a failure with ``codes`` added."""
         merged = tuple(dict.fromkeys((*self.error_codes, *codes)))
         return replace(self, success=False, error_codes=merged)
@@ -40,7 +40,7 @@ class VerificationResult:
     @classmethod
     def failure(
         cls, provider: str, codes: Sequence[str], raw: Optional[Mapping[str, Any]] = None
-    ) -> "VerificationResult":
+    ) -> VerificationResult:
         return cls(success=False, provider=provider, error_codes=tuple(codes), raw=dict(raw or {}))
 
 

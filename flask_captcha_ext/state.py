@@ -20,11 +20,11 @@ if TYPE_CHECKING:
 class CaptchaState:
     """Everything the extension keeps for one app; nothing is shared between apps."""
 
-    ext: "CaptchaExt"
+    ext: CaptchaExt
     settings: Settings
     store: Store
     service: CaptchaService
-    provider: Optional["Provider"] = None
+    provider: Optional[Provider] = None
 
 
 def get_state(app: Optional[Flask] = None) -> CaptchaState:
