@@ -127,7 +127,8 @@ def load_settings(config: Mapping[str, Any], testing: bool = False) -> Settings:
     test_mode = _bool(config, "CAPTCHA_TEST_MODE")
     blueprint = config["CAPTCHA_BLUEPRINT"]
     if blueprint is None:
-        blueprint = provider == "selfhosted" or config["CAPTCHA_FALLBACK"] == "selfhosted"
+        local = provider == "selfhosted" and not config["CAPTCHA_VERIFY_URL"]
+        blueprint = local or config["CAPTCHA_FALLBACK"] == "selfhosted"
     elif not isinstance(blueprint, bool):
         raise ConfigError(f"CAPTCHA_BLUEPRINT must be True, False or None, got {blueprint!r}")
 
@@ -142,7 +143,8 @@ def load_settings(config: Mapping[str, Any], testing: bool = False) -> Settings:
 
     site_key = _opt_str(config, "CAPTCHA_SITE_KEY")
     secret_key = _opt_str(config, "CAPTCHA_SECRET_KEY")
-    if provider != "selfhosted" and enabled and not (testing or test_mode):
+    remote = provider == "selfhosted" and bool(config["CAPTCHA_VERIFY_URL"])
+    if (provider != "selfhosted" or remote) and enabled and not (testing or test_mode):
         for key, value in (("CAPTCHA_SITE_KEY", site_key), ("CAPTCHA_SECRET_KEY", secret_key)):
             if not value:
                 raise ConfigError(

@@ -83,13 +83,20 @@ def selfhosted_context(
         raise ValueError(
             f"captcha_widget(challenge_type={kind!r}) is not in CAPTCHA_CHALLENGE_TYPES"
         )
-    site_keys = state.service.site_keys
+    remote = getattr(state.provider, "endpoints", None)
+    if remote is not None:  # remote mode: the central service's widget, no local challenge
+        where, noscript = remote(), False
+    else:
+        where = {
+            "site_key": state.service.site_keys.own_site_key,
+            "generate_url": url_for("captcha.generate"),
+            "validate_url": url_for("captcha.validate"),
+            "script_url": url_for("captcha.static", filename="widget.js"),
+            "style_url": url_for("captcha.static", filename="widget.css"),
+            "worker_url": url_for("captcha.static", filename="pow-worker.js"),
+        }
     return {
-        "site_key": site_keys.own_site_key,
-        "generate_url": url_for("captcha.generate"),
-        "validate_url": url_for("captcha.validate"),
-        "script_url": url_for("captcha.static", filename="widget.js"),
-        "style_url": url_for("captcha.static", filename="widget.css"),
+        **where,
         "challenge_type": kind,
         "types": settings.challenge_types,
         "token_ttl": settings.token_ttl,

@@ -1,7 +1,7 @@
 """Third-party CAPTCHA providers: one module each, chosen by CAPTCHA_PROVIDER.
 
 The self-hosted provider is the extension's own service and needs no object here
-(``build_provider`` returns None for it). Adding a provider is one module (a ``BaseProvider``
+(``build_provider`` returns None for it), unless CAPTCHA_VERIFY_URL points at a central service. Adding a provider is one module (a ``BaseProvider``
 subclass) and one line in ``REGISTRY``.
 """
 
@@ -39,6 +39,7 @@ log = logging.getLogger("flask_captcha_ext.providers")
 
 #: CAPTCHA_PROVIDER -> "module:Class" (imported on demand).
 REGISTRY: Dict[str, str] = {
+    "selfhosted": "remote:RemoteSelfhosted",  # only with CAPTCHA_VERIFY_URL (a central service)
     "recaptcha": "recaptcha:RecaptchaV2",
     "recaptcha_v3": "recaptcha_v3:RecaptchaV3",
     "hcaptcha": "hcaptcha:HCaptcha",
@@ -107,7 +108,7 @@ def build_provider(
     shares one connection pool. ``ca_bundle`` (default: $REQUESTS_CA_BUNDLE or $SSL_CERT_FILE)
     adds trust in a private CA; certificate checks are never switched off.
     """
-    if settings.provider == "selfhosted":
+    if settings.provider == "selfhosted" and not settings.verify_url:
         return None
     cls = provider_class(settings.provider)
     _check_settings(settings)
