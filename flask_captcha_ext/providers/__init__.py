@@ -1,8 +1,8 @@
 """Third-party CAPTCHA providers: one module each, chosen by CAPTCHA_PROVIDER.
 
 The self-hosted provider is the extension's own service and needs no object here
-(``build_provider`` returns None for it), unless CAPTCHA_VERIFY_URL points at a central service. Adding a provider is one module (a ``BaseProvider``
-subclass) and one line in ``REGISTRY``.
+(``build_provider`` returns None for it), unless CAPTCHA_VERIFY_URL points at a central service.
+Adding a provider is one module (a ``BaseProvider`` subclass) and one line in ``REGISTRY``.
 """
 
 from __future__ import annotations

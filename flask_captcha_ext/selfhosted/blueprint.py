@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.formparser import parse_form_data
 
 from ..stores import StoreUnavailable
@@ -22,6 +22,8 @@ from .service import ApiError, CaptchaService, request_origin
 from .siteverify import siteverify as check_siteverify
 
 STATIC_FOLDER = os.path.join(os.path.dirname(os.path.dirname(__file__)), "static")
+# The blueprint's own routes, relative to CAPTCHA_URL_PREFIX.
+ROUTES = ("/generate", "/validate", "/siteverify", "/openapi.json")
 
 
 def _service() -> CaptchaService:
@@ -147,6 +149,27 @@ def create_blueprint(cors_origins: Tuple[str, ...]) -> Blueprint:
     @bp.get("/openapi.json")
     def openapi() -> Response:
         return jsonify(openapi_document(_service().settings.url_prefix))
+
+    @bp.before_app_request
+    def json_routing_errors() -> Optional[Response]:
+        """A 404 under the prefix, or a 405 on our routes, as JSON ``{"detail"}``.
+
+        Routing fails before any blueprint is chosen, so the blueprint's error handlers never see
+        these. Answering here, before dispatch, leaves the app's own error handlers (whenever
+        registered) in charge of every other path.
+        """
+        error = request.routing_exception
+        if not isinstance(error, (NotFound, MethodNotAllowed)):
+            return None
+        prefix = _service().settings.url_prefix
+        path = request.path
+        under_prefix = bool(prefix) and (path == prefix or path.startswith(prefix + "/"))
+        if not under_prefix and path not in {prefix + route for route in ROUTES}:
+            return None
+        response = _error(error.code or 404, error.description or error.name)
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
 
     @bp.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:

@@ -290,7 +290,7 @@ def openapi_document(prefix: str) -> Dict[str, Any]:
                         "token verifies once."
                     ),
                     "requestBody": {
-                        "required": True,
+                        "required": False,  # the fields may all come in the query string
                         "content": {
                             "application/x-www-form-urlencoded": {
                                 "schema": _ref("SiteverifyRequest")

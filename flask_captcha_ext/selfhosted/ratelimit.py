@@ -1,8 +1,10 @@
 """Rate limits on the self-hosted endpoints, built on the ``limits`` library.
 
-``limits`` keeps its counters on the configured backend where it has a storage for it (memory,
-Redis); for SQLite, which it lacks, ``StoreCounterStorage`` lends it our store's atomic ``incr``.
-So one limit holds across every worker that shares the store.
+``limits`` keeps its counters in Redis through its own storage; for SQLite, which it lacks, and for
+memory, ``StoreCounterStorage`` lends it our store's atomic ``incr`` (``limits``' MemoryStorage
+restarts one expiry timer from every thread, and two threads can start the same one: a
+``RuntimeError``, a 500, under a threaded server). So one limit holds across every worker that
+shares the store.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Optional, Sequence, Tuple
 
 from limits import RateLimitItem
 from limits.errors import StorageError
-from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.storage import RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
 from ..stores import Store, StoreUnavailable
@@ -60,8 +62,6 @@ class StoreCounterStorage(Storage):
 def limits_storage_for(store: Store) -> Storage:
     """The ``limits`` storage that keeps counters where ``store`` keeps its data."""
     url = store.url
-    if url.startswith("memory://"):
-        return MemoryStorage()
     if url.startswith(("redis://", "rediss://")):
         return RedisStorage(
             "redis://",

@@ -25,6 +25,17 @@ MAX_ID_LENGTH = 64
 MAX_INPUT_LENGTH = 4096
 
 
+def is_text(value: Any) -> bool:
+    """Whether ``value`` is a str of valid Unicode (JSON lets lone surrogates like \\ud800 in)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class ApiError(Exception):
     """A refusal of the self-hosted API: HTTP status, detail and extra headers."""
 
@@ -106,10 +117,12 @@ class CaptchaService:
         """
         key = self._site_key(site_key)
         self._check_origin(key, origin)
-        if not isinstance(captcha_id, str) or not 0 < len(captcha_id) <= MAX_ID_LENGTH:
+        if not is_text(captcha_id) or not 0 < len(captcha_id) <= MAX_ID_LENGTH:
             raise ApiError(400, "'captcha_id' must be a non-empty string")
         if isinstance(user_input, bool) or not isinstance(user_input, (str, int)):
             raise ApiError(400, "'user_input' must be a string")
+        if isinstance(user_input, str) and not is_text(user_input):
+            raise ApiError(400, "'user_input' must be valid Unicode")
         if len(str(user_input)) > MAX_INPUT_LENGTH:
             raise ApiError(400, f"'user_input' is longer than {MAX_INPUT_LENGTH} characters")
         s = self.settings
@@ -139,9 +152,9 @@ class CaptchaService:
 
     def check_answer(self, captcha_id: Any, answer: Any) -> VerificationResult:
         """Check a server-rendered (no-JavaScript) challenge of the app's own key, spending it."""
-        if not isinstance(captcha_id, str) or not 0 < len(captcha_id) <= MAX_ID_LENGTH:
+        if not is_text(captcha_id) or not 0 < len(captcha_id) <= MAX_ID_LENGTH:
             return VerificationResult.failure(PROVIDER, [MISSING])
-        if not isinstance(answer, str) or len(answer) > MAX_INPUT_LENGTH:
+        if not is_text(answer) or len(answer) > MAX_INPUT_LENGTH:
             return VerificationResult.failure(PROVIDER, ["invalid-input-response"])
         try:
             solved, kind_name = self.solve(self.site_keys.own, captcha_id, answer)
@@ -161,7 +174,7 @@ class CaptchaService:
     # -- helpers ---------------------------------------------------------------------------
 
     def _site_key(self, site_key: Any) -> SiteKey:
-        if not isinstance(site_key, str) or not site_key:
+        if not is_text(site_key) or not site_key:
             raise ApiError(400, "'site_key' must be a non-empty string")
         key = self.site_keys.lookup(site_key[:256])
         if key is None:

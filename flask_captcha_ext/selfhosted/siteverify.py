@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ..stores import StoreUnavailable
 from . import tokens
+from .service import is_text
 from .sitekeys import SiteKeyRegistry
 from .tokens import TokenService
 
@@ -58,7 +59,7 @@ def siteverify(
         return reply([BAD_REQUEST])
     secret, response = fields.get("secret"), fields.get("response")
     remote_ip = fields.get("remoteip")
-    if any(v is not None and not isinstance(v, str) for v in (secret, response, remote_ip)):
+    if any(v is not None and not is_text(v) for v in (secret, response, remote_ip)):
         return reply([BAD_REQUEST])
     errors = [MISSING_SECRET] if not secret else []
     if not response:

@@ -95,7 +95,7 @@ class SQLiteStore:
         os.makedirs(parent, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._switch_to_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             # Checkpoint (and fsync) every ~16 MiB of WAL instead of every ~4 MiB: the fsyncs
             # were the largest cost of a validate; journal_size_limit keeps the WAL file bounded.
@@ -107,6 +107,19 @@ class SQLiteStore:
             conn.close()
             raise
         return conn
+
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> None:
+        """``journal_mode=WAL``, retried: on a brand-new file, workers starting together get
+        "database is locked" at once (SQLite's busy handler does not cover this PRAGMA)."""
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use and again after fork or close()."""

@@ -1,0 +1,223 @@
+"""Scale-out: validate throughput of three gunicorn workers on one Redis against one worker.
+
+Run by hand from the repository root: ``python bench/bench_scaleout.py [--rounds 5]``.
+
+A throwaway ``redis-server`` (free 127.0.0.1 port, temp dir, no persistence) backs two gunicorn
+servers of ``bench.apps:create_app(redis_url)``: one with 1 sync worker, one with 3. Both stay up;
+rounds alternate which one is driven first, and only the driven one is busy. Each round validates
+fresh challenges (made in this process, straight into Redis) with the same load generator
+(``bench.harness.drive``: a new connection per request, ``--concurrency`` client threads). The
+ratio of the medians is the scale-out factor; the target on a 2-core machine is >= 1.5x.
+
+Each round also reports where the CPU went (from /proc: this client process, the gunicorn
+workers, redis-server, and everything else on the machine) as cores busy, which says what limits
+the ratio when it falls short, and whether other jobs were competing for the cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Dict, List, Sequence, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.apps import create_app  # noqa: E402
+from bench.harness import Gunicorn, drive  # noqa: E402
+from flask_captcha_ext.selfhosted.service import CaptchaService  # noqa: E402
+from tests.redis_server import RedisServer  # noqa: E402
+
+TARGET = 1.5
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def system_busy_seconds() -> float:
+    """CPU seconds all processes on this machine have used (from /proc/stat)."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return (sum(values[:8]) - idle) / TICKS
+
+
+def children(pid: int) -> List[int]:
+    """Direct children of ``pid`` (gunicorn's workers)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            found.append(int(entry))
+    return found
+
+
+def raw_post(port: int, path: str, body: dict) -> int:
+    """POST ``body`` as JSON on a new connection with a prebuilt request; the status code.
+
+    The lean twin of ``harness.post_json`` (no http.client): about a third of its client CPU,
+    which on a 2-core machine leaves more of the cores to the server being measured.
+    """
+    payload = json.dumps(body).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head + payload)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    reply = b"".join(chunks)
+    return int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/") else 0
+
+
+def drive_raw(port: int, path: str, bodies: Sequence[dict], concurrency: int = 4) -> float:
+    """Like ``harness.drive`` (requests/s, every body once, ``concurrency`` at a time)."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        statuses = list(pool.map(lambda b: raw_post(port, path, b), bodies))
+    elapsed = time.perf_counter() - start
+    bad = [status for status in statuses if status != 200]
+    if bad:
+        raise RuntimeError(f"{len(bad)} requests to {path} failed, e.g. status {bad[0]}")
+    return len(bodies) / elapsed
+
+
+CLIENTS: Dict[str, Callable[[int, str, Sequence[dict], int], float]] = {
+    "http": drive,
+    "raw": drive_raw,
+}
+
+
+def prepare(service: CaptchaService, count: int) -> List[dict]:
+    """``count`` fresh math challenges with right answers, as validate bodies (not timed)."""
+    answers: Dict[str, str] = {}
+    service.answer_observer = answers.__setitem__
+    try:
+        own = service.site_keys.own
+        ids = [service.new_challenge(own, "math")["captcha_id"] for _ in range(count)]
+    finally:
+        service.answer_observer = None
+    key = service.site_keys.own_site_key
+    return [{"site_key": key, "captcha_id": i, "user_input": answers[i]} for i in ids]
+
+
+def measure(
+    server: Gunicorn, redis: RedisServer, bodies: List[dict], concurrency: int, client: str
+) -> Tuple[float, Dict[str, float]]:
+    """Requests/s validating ``bodies`` on ``server``, and cores busy per component meanwhile."""
+    assert redis.process is not None
+    workers = children(server.proc.pid)
+    pids = {"client": os.getpid(), "redis": redis.process.pid}
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    before["workers"] = sum(cpu_seconds(pid) for pid in workers)
+    system_before = system_busy_seconds()
+    start = time.perf_counter()
+    rate = CLIENTS[client](server.port, "/captcha/validate", bodies, concurrency)
+    elapsed = time.perf_counter() - start
+    system = (system_busy_seconds() - system_before) / elapsed
+    after = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    after["workers"] = sum(cpu_seconds(pid) for pid in workers)
+    cores = {name: (after[name] - before[name]) / elapsed for name in before}
+    # Everything else on the machine (other users' jobs, the kernel's own threads).
+    cores["other"] = max(0.0, system - sum(cores.values()))
+    return rate, cores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=3000, help="validations per round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=8, help="client threads")
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument(
+        "--client",
+        choices=sorted(CLIENTS),
+        default="http",
+        help="load generator: harness.drive (http.client) or a lean raw-socket one",
+    )
+    args = parser.parse_args()
+    cpus = len(os.sched_getaffinity(0))
+    with RedisServer() as redis:
+        spec = f"bench.apps:create_app({redis.url!r})"
+        app = create_app(redis.url)
+        service = app.extensions["captcha"].service
+        servers = {1: Gunicorn(spec, 1), args.workers: Gunicorn(spec, args.workers)}
+        results: Dict[int, List[float]] = {n: [] for n in servers}
+        usage: Dict[int, List[Dict[str, float]]] = {n: [] for n in servers}
+        print(
+            f"validate on Redis {redis.url}: 1 vs {args.workers} gunicorn sync workers, "
+            f"{args.requests} requests x {args.rounds} rounds, {args.concurrency} client "
+            f"threads ({args.client} client), {cpus} CPUs",
+            flush=True,
+        )
+        try:
+            drive(servers[1].port, "/bare", [{"user_input": "x"}] * 200, args.concurrency)
+            for index in range(args.rounds):
+                order = sorted(servers) if index % 2 == 0 else sorted(servers, reverse=True)
+                for n in order:
+                    bodies = prepare(service, args.requests)
+                    rate, cores = measure(servers[n], redis, bodies, args.concurrency, args.client)
+                    results[n].append(rate)
+                    usage[n].append(cores)
+                    busy = ", ".join(f"{k} {v:.2f}" for k, v in cores.items())
+                    print(
+                        f"  round {index + 1}: {n} worker(s) {rate:7.0f} req/s  "
+                        f"(cores busy: {busy})",
+                        flush=True,
+                    )
+        finally:
+            for server in servers.values():
+                server.stop()
+    one, many = statistics.median(results[1]), statistics.median(results[args.workers])
+    ratio = many / one
+    verdict = "meets" if ratio >= TARGET else "misses"
+    print(
+        f"median: 1 worker {one:.0f} req/s, {args.workers} workers {many:.0f} req/s, "
+        f"ratio {ratio:.3f}x (target >= {TARGET}x: {verdict})"
+    )
+    busiest_other = 0.0
+    for n in servers:
+        mean = {k: statistics.mean(u[k] for u in usage[n]) for k in usage[n][0]}
+        total = sum(mean.values())
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in mean.items())
+        per_core = statistics.median(results[n]) / max(mean["workers"], 1e-9)
+        print(
+            f"  {n} worker(s): cores busy {parts} = {total:.2f} of {cpus}; "
+            f"{per_core:.0f} req/s per core the workers used"
+        )
+        busiest_other = max(busiest_other, mean["other"])
+    if busiest_other > 0.1:
+        print(
+            f"WARNING: other jobs kept {busiest_other:.2f} cores busy during the run; the "
+            "scheduler gives 3 workers a bigger share against them than 1, so this ratio "
+            "overstates scale-out. Run again on a quiet machine."
+        )
+
+
+if __name__ == "__main__":
+    main()
