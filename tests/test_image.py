@@ -152,3 +152,18 @@ def test_glyphs_are_big():
         left, top, right, bottom = strokes.getbbox()
         assert right - left > 0.5 * grey.width
         assert bottom - top > 0.6 * grey.height
+
+
+def test_pillow_writer_fallback_gives_the_same_pixels() -> None:
+    """Older Pillow (Python 3.9) lacks the L;4 packer: the fallback must write the same image."""
+    from PIL import Image
+
+    img = Image.new("L", (37, 11), 0)
+    for x in range(37):
+        img.putpixel((x, x % 11), x % 16)
+    palette = bytes(value for level in range(16) for value in (level * 16,) * 3)
+    from flask_captcha_ext.selfhosted import image
+
+    fast, slow = image._png(img, palette), image._pillow_png(img, palette)
+    decoded = [Image.open(io.BytesIO(data)).convert("L") for data in (fast, slow)]
+    assert decoded[0].tobytes() == decoded[1].tobytes()

@@ -19,6 +19,7 @@ Randomness: the text comes from :mod:`secrets`; layout and noise use ``os.urando
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import secrets
@@ -192,7 +193,10 @@ def _chunk(tag: bytes, data: bytes) -> bytes:
 def _png(img: Image.Image, palette: bytes) -> bytes:
     """A 4-bit palette PNG of ``img`` (mode "L" holding levels 0..15)."""
     width, height = img.size
-    packed = img.tobytes("raw", "L;4")  # rows padded to whole bytes, as PNG wants
+    try:
+        packed = img.tobytes("raw", "L;4")  # rows padded to whole bytes, as PNG wants
+    except ValueError:  # Pillow < 12 (the newest for Python 3.9) has no L;4 packer
+        return _pillow_png(img, palette)
     stride = (width + 1) // 2
     raw = b"".join(b"\0" + packed[i : i + stride] for i in range(0, stride * height, stride))
     comp = zlib.compressobj(1, zlib.DEFLATED, 15, 8, zlib.Z_RLE)  # fast, and small for this data
@@ -205,6 +209,15 @@ def _png(img: Image.Image, palette: bytes) -> bytes:
             _chunk(b"IEND", b""),
         )
     )
+
+
+def _pillow_png(img: Image.Image, palette: bytes) -> bytes:
+    """The same 4-bit palette PNG through Pillow's own writer (slower; older Pillow)."""
+    indexed = Image.frombytes("P", img.size, img.tobytes())
+    indexed.putpalette(palette)
+    out = io.BytesIO()
+    indexed.save(out, "PNG", bits=4, compress_level=1)
+    return out.getvalue()
 
 
 def render_png(text: str, width: int = 160, height: int = 60) -> bytes:
