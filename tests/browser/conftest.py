@@ -31,7 +31,7 @@ class PageProblems:
     errors: List[str] = field(default_factory=list)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The example app most tests share."""
     with serve(app_config(tmp_path_factory.mktemp("live"))) as live:
@@ -52,7 +52,7 @@ def make_server_with(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         yield start
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
@@ -95,7 +95,7 @@ def page(new_page: Callable[..., Any]) -> Any:
     return new_page()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def axe_source() -> str:
     if not AXE_PATH.exists():
         pytest.skip(f"{AXE_PATH} is missing (bash tests/install.sh)")
