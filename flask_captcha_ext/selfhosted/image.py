@@ -97,21 +97,20 @@ def _glyph(char: str, size: int, angle: int, warp: int) -> Image.Image:
     amp_x, amp_y = size * (0.03 + 0.015 * warp), size * (0.05 - 0.015 * warp)
     phase = 1.0 + warp * 2.1
 
-    def src(x: int, y: int) -> tuple[float, float]:
-        sx = x / _CONDENSE
-        return (
-            sx + amp_x * math.sin(2 * math.pi * y / h + phase),
-            y + amp_y * math.sin(2 * math.pi * sx / w + phase * 1.3),
+    xs, ys = [*range(0, out_w, 8), out_w], [*range(0, h, 8), h]
+    src = {
+        (x, y): (
+            x / _CONDENSE + amp_x * math.sin(2 * math.pi * y / h + phase),
+            y + amp_y * math.sin(2 * math.pi * x / out_w + phase * 1.3),
         )
-
-    step = 4
-    mesh = []
-    for y0 in range(0, h, step):
-        y1 = min(y0 + step, h)
-        for x0 in range(0, out_w, step):
-            x1 = min(x0 + step, out_w)
-            quad = (*src(x0, y0), *src(x0, y1), *src(x1, y1), *src(x1, y0))
-            mesh.append(((x0, y0, x1, y1), quad))
+        for x in xs
+        for y in ys
+    }
+    mesh = [
+        ((x0, y0, x1, y1), (*src[x0, y0], *src[x0, y1], *src[x1, y1], *src[x1, y0]))
+        for x0, x1 in zip(xs, xs[1:])
+        for y0, y1 in zip(ys, ys[1:])
+    ]
     mask = mask.transform((out_w, h), Image.Transform.MESH, mesh, Image.Resampling.BILINEAR)
     mask = mask.rotate(angle, Image.Resampling.BILINEAR, expand=True)
     bbox = mask.getbbox()
