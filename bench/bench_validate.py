@@ -1,6 +1,7 @@
 """Validate endpoint throughput against a bare JSON endpoint of the same app (SQLite store).
 
-Run by hand from the repository root: ``python bench/bench_validate.py [--requests 2000]``.
+Run by hand from the repository root:
+``python bench/bench_validate.py [--requests 2000] [--type math|image|pow]``.
 
 Two harnesses, each measuring ours and the baseline side by side, rounds alternating:
 - ``http``: the app under gunicorn (one sync worker, pinned to one core) on loopback, driven by
@@ -82,33 +83,38 @@ def report(name: str, ours: float, bare: float, rounds: int) -> None:
           f"ratio {ratio:.2f}x (median of {rounds}; target >= {TARGET}x: {verdict})")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--type", default="math", choices=["math", "image"])
-    parser.add_argument("--harness", default="both", choices=["both", "http", "client"])
-    args = parser.parse_args()
+def run(kind: str, harness: str, requests: int, rounds: int) -> None:
+    """Measure and report validate of ``kind`` against the bare endpoint on ``harness``."""
     with tempfile.TemporaryDirectory() as folder:
         store_url = "sqlite:///" + os.path.join(folder, "bench.sqlite3")
         app = create_app(store_url)
-        print(f"validate ({args.type} challenges, SQLite store) against a bare JSON endpoint")
-        if args.harness in ("both", "http"):
+        print(f"validate ({kind} challenges, SQLite store) against a bare JSON endpoint")
+        if harness in ("both", "http"):
             cores = sorted(os.sched_getaffinity(0))
             server = Gunicorn(f"bench.apps:create_app({store_url!r})", 1, cpu=cores[0])
             if len(cores) > 1:
                 os.sched_setaffinity(0, set(cores[1:]))
             try:
                 ours, bare = compare(
-                    app, lambda p, b: drive(server.port, p, b), args.type, args.requests,
-                    args.rounds,
+                    app, lambda p, b: drive(server.port, p, b), kind, requests, rounds
                 )
-                report("http, gunicorn 1 worker", ours, bare, args.rounds)
+                report("http, gunicorn 1 worker", ours, bare, rounds)
             finally:
                 server.stop()
-        if args.harness in ("both", "client"):
-            ours, bare = compare(app, in_process(app), args.type, args.requests, args.rounds)
-            report("in-process test client", ours, bare, args.rounds)
+                os.sched_setaffinity(0, set(cores))
+        if harness in ("both", "client"):
+            ours, bare = compare(app, in_process(app), kind, requests, rounds)
+            report("in-process test client", ours, bare, rounds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--type", default="math", choices=["math", "image", "pow"])
+    parser.add_argument("--harness", default="both", choices=["both", "http", "client"])
+    args = parser.parse_args()
+    run(args.type, args.harness, args.requests, args.rounds)
 
 
 if __name__ == "__main__":
