@@ -20,7 +20,7 @@ from .selfhosted.blueprint import create_blueprint
 from .selfhosted.challenges import ImageChallenge, MathChallenge
 from .selfhosted.cli import captcha_cli
 from .selfhosted.pow import PowChallenge
-from .selfhosted.ratelimit import RateLimiter, limits_storage_for
+from .selfhosted.ratelimit import RateLimiter
 from .selfhosted.service import CaptchaService
 from .selfhosted.sitekeys import SiteKeyRegistry, derived_key_pair
 from .selfhosted.tokens import TokenService, looks_like_own_token
@@ -218,5 +218,5 @@ def _build_service(settings: Settings, store: Store, master: bytes) -> CaptchaSe
         kinds=kinds,
         site_keys=SiteKeyRegistry(store, own_key, own_secret),
         tokens=TokenService(settings.token_secret, store, settings.token_ttl),
-        limiter=RateLimiter(limits_storage_for(store)),
+        limiter=RateLimiter(store),
     )

@@ -24,6 +24,7 @@ THREADS = 32
 THREAD_KEYS = 200
 PROCESSES = 4
 PROCESS_KEYS = 300
+SHARED_LIMIT = 500  # of PROCESSES x PROCESS_KEYS attempts
 
 
 def _url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -35,15 +36,19 @@ def _url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def _attempt(store: Store, op: str, key: str) -> bool:
-    """One try at winning ``key``: take its value, or claim it."""
+    """One try at winning ``key``: take its value (plain or counted), or claim it."""
     if op == "take":
         return store.take(key) == f"value-of-{key}"
+    if op == "take_counted":
+        return store.take_counted(key, [("rl:race", 60, 10**9)])[0] == f"value-of-{key}"
+    if op == "admitted":  # whether this attempt fell within one limit shared by everyone
+        return store.take_counted(key, [("rl:shared", 60, SHARED_LIMIT)])[1][0][0] <= SHARED_LIMIT
     return store.claim(key, 60, value="won")
 
 
 def _prepare(store: Store, op: str, keys: List[str]) -> None:
     for key in keys:
-        if op == "take":
+        if op in ("take", "take_counted"):
             store.put(key, f"value-of-{key}", 60)
         else:
             store.delete(key)
@@ -57,7 +62,7 @@ def _assert_each_won_once(keys: List[str], wins: List[str]) -> None:
     assert len(wins) == len(keys)
 
 
-@pytest.mark.parametrize("op", ["take", "claim"])
+@pytest.mark.parametrize("op", ["take", "take_counted", "claim"])
 @pytest.mark.parametrize("backend", ["memory", "sqlite", "redis"])
 def test_threads_win_each_key_once(
     backend: str, op: str, request: pytest.FixtureRequest, tmp_path: Path
@@ -121,16 +126,30 @@ def _run_processes(url: str, op: str, keys: List[str]) -> List[str]:
     return [key for _, won in outcomes for key in won]
 
 
-@pytest.mark.parametrize("op", ["take", "claim"])
+@pytest.mark.parametrize("op", ["take", "take_counted", "claim"])
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
 def test_processes_win_each_key_once(
     backend: str, op: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     url = _url(backend, request, tmp_path)
     keys = [f"{op}:{i}" for i in range(PROCESS_KEYS)]
-    if op == "take":  # claim starts from a store that does not exist yet
+    if op != "claim":  # claim starts from a store that does not exist yet
         store = open_store(url)
         _prepare(store, op, keys)
         store.close()
     wins = _run_processes(url, op, keys)
     _assert_each_won_once(keys, wins)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_processes_share_one_limit(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Every attempt counts once on the shared counter, so exactly the limit is admitted."""
+    url = _url(backend, request, tmp_path)
+    keys = [f"admitted:{i}" for i in range(PROCESS_KEYS)]
+    admitted = _run_processes(url, "admitted", keys)
+    assert len(admitted) == SHARED_LIMIT
+    store = open_store(url)
+    assert store.incr("rl:shared", 60, amount=0)[0] == PROCESSES * PROCESS_KEYS
+    store.close()

@@ -158,6 +158,40 @@ def test_incr_seconds_left_counts_down(store: Store) -> None:
     assert first - later <= after_second - before_first + SLACK
 
 
+def test_take_counted_takes_while_every_count_is_within_its_limit(store: Store) -> None:
+    for name in ("a", "b", "c"):
+        store.put(name, f"value-{name}", 60)
+    counters = [("rl:tight", 10, 2), ("rl:loose", 10, 5)]
+    value, counts = store.take_counted("a", counters)
+    assert value == "value-a"
+    assert [count for count, _ in counts] == [1, 1]
+    assert all(10 - 1 <= left <= 10 + 1e-6 for _, left in counts)
+    assert store.get("a") is None
+    # Spent: counted again, but nothing to take.
+    value, counts = store.take_counted("a", counters)
+    assert value is None
+    assert [count for count, _ in counts] == [2, 2]
+    # The tight counter is now over its limit: refused, and "b" stays for a later attempt.
+    value, counts = store.take_counted("b", counters)
+    assert value is None
+    assert [count for count, _ in counts] == [3, 3]
+    assert store.get("b") == "value-b"
+    # The counters are the ones incr sees.
+    assert store.incr("rl:tight", 10, amount=0)[0] == 3
+    assert store.take_counted("c", []) == ("value-c", [])
+
+
+def test_take_counted_window_resets(store: Store) -> None:
+    store.put("k", "v", 60)
+    assert store.take_counted("k", [("rl:w", SHORT, 1)])[0] == "v"
+    store.put("k", "v2", 60)
+    assert store.take_counted("k", [("rl:w", SHORT, 1)])[0] is None
+    time.sleep(PAST_SHORT)
+    value, counts = store.take_counted("k", [("rl:w", 10, 1)])
+    assert value == "v2"
+    assert counts[0][0] == 1
+
+
 def test_delete(store: Store) -> None:
     store.put("k", "v", 60)
     store.put("keep", "v", 60)

@@ -1,24 +1,33 @@
 """Rate limits on the self-hosted endpoints, built on the ``limits`` library.
 
-``limits`` keeps its counters in Redis through its own storage; for SQLite, which it lacks, and for
-memory, ``StoreCounterStorage`` lends it our store's atomic ``incr`` (``limits``' MemoryStorage
-restarts one expiry timer from every thread, and two threads can start the same one: a
-``RuntimeError``, a 500, under a threaded server). So one limit holds across every worker that
-shares the store.
+``limits`` parses the limits, names the counters and runs the fixed-window strategy; the counters
+live in our own store through ``StoreCounterStorage``, which lends ``limits`` the store's atomic
+``incr`` (``limits`` has no SQLite storage, and its MemoryStorage restarts one expiry timer from
+every thread, so two threads can start the same one: a ``RuntimeError``, a 500, under a threaded
+server). So one limit holds across every worker that shares the store.
+
+Validate counts its limits and spends the challenge with one store call (``hit_and_take``): on
+Redis one Lua script, one round trip, where ``limits``' own calls would cost one per limit.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from limits import RateLimitItem
 from limits.errors import StorageError
-from limits.storage import RedisStorage, Storage
+from limits.storage import Storage
 from limits.strategies import FixedWindowRateLimiter
 
 from ..stores import Store, StoreUnavailable
+from ..stores.base import Counter
+
+COUNTER_PREFIX = "rl:"
+
+# Limits on one scope and the identifiers that name its counters.
+LimitGroup = Tuple[Sequence[RateLimitItem], Tuple[str, ...]]
 
 
 class StoreCounterStorage(Storage):
@@ -35,14 +44,14 @@ class StoreCounterStorage(Storage):
         return (StoreUnavailable,)
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        return self.store.incr("rl:" + key, expiry, amount)[0]
+        return self.store.incr(COUNTER_PREFIX + key, expiry, amount)[0]
 
     def get(self, key: str) -> int:
-        value = self.store.get("rl:" + key)
+        value = self.store.get(COUNTER_PREFIX + key)
         return int(value) if value else 0
 
     def get_expiry(self, key: str) -> float:
-        _, left = self.store.incr("rl:" + key, 1, 0)  # amount 0 only reads
+        _, left = self.store.incr(COUNTER_PREFIX + key, 1, 0)  # amount 0 only reads
         return time.time() + max(left, 0.0)
 
     def check(self) -> bool:
@@ -56,27 +65,15 @@ class StoreCounterStorage(Storage):
         return None
 
     def clear(self, key: str) -> None:
-        self.store.delete("rl:" + key)
-
-
-def limits_storage_for(store: Store) -> Storage:
-    """The ``limits`` storage that keeps counters where ``store`` keeps its data."""
-    url = store.url
-    if url.startswith(("redis://", "rediss://")):
-        return RedisStorage(
-            "redis://",
-            connection_pool=store.connection_pool,  # type: ignore[attr-defined]
-            wrap_exceptions=True,
-            key_prefix=getattr(store, "prefix", "captcha:") + "limits",
-        )
-    return StoreCounterStorage(store)
+        self.store.delete(COUNTER_PREFIX + key)
 
 
 class RateLimiter:
     """Counts hits against limits; ``hit`` answers how long to wait, or None when allowed."""
 
-    def __init__(self, storage: Storage) -> None:
-        self.limiter = FixedWindowRateLimiter(storage)
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.limiter = FixedWindowRateLimiter(StoreCounterStorage(store))
 
     def hit(self, items: Sequence[RateLimitItem], *identifiers: str) -> Optional[int]:
         """Count one hit on every item; the seconds until retry if any of them is exceeded."""
@@ -91,3 +88,30 @@ class RateLimiter:
             except StorageError as exc:
                 raise StoreUnavailable(f"rate-limit storage failed: {type(exc).__name__}") from exc
         return retry_after
+
+    def hit_and_take(
+        self, key: str, groups: Sequence[LimitGroup]
+    ) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:
+        """Count one hit on every limit of every group, and take ``key`` if none is exceeded.
+
+        Returns the taken value (None if absent or refused) and, when refused, the index of the
+        first group with an exceeded limit and the seconds until it allows again. The counters
+        are the ones ``hit`` counts, under the same keys and fixed windows.
+        """
+        counters: List[Counter] = []
+        owners: List[int] = []
+        for index, (items, identifiers) in enumerate(groups):
+            for item in items:
+                counters.append(
+                    (COUNTER_PREFIX + item.key_for(*identifiers), item.get_expiry(), item.amount)
+                )
+                owners.append(index)
+        value, counts = self.store.take_counted(key, counters)
+        waits = {}  # group index -> longest wait among its exceeded limits
+        for owner, (count, left), (_, _, limit) in zip(owners, counts, counters):
+            if count > limit:
+                waits[owner] = max(waits.get(owner, 1), math.ceil(left))
+        if waits:
+            first = min(waits)
+            return None, (first, waits[first])
+        return value, None

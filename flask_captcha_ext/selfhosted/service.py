@@ -126,10 +126,19 @@ class CaptchaService:
         if len(str(user_input)) > MAX_INPUT_LENGTH:
             raise ApiError(400, f"'user_input' is longer than {MAX_INPUT_LENGTH} characters")
         s = self.settings
-        with self.store.batch():  # SQLite: counters and the take share one commit
-            self._limit(s.rate_limit_validate, "validate", "key", key.id)
-            self._limit(s.rate_limit_ip_validate, "validate", "ip", client_ip)
-            solved, kind_name = self.solve(key, captcha_id, user_input)
+        # One store call counts both limits and spends the challenge (one Redis round trip,
+        # one SQLite commit); a refused request leaves the challenge for a later attempt.
+        text, exceeded = self.limiter.hit_and_take(
+            CHALLENGE_PREFIX + captcha_id,
+            [
+                (s.rate_limit_validate, ("validate", "key", key.id)),
+                (s.rate_limit_ip_validate, ("validate", "ip", client_ip)),
+            ],
+        )
+        if exceeded is not None:
+            group, retry_after = exceeded
+            raise _rate_limited(("key", "ip")[group], retry_after)
+        solved, kind_name = self._judge(key, captcha_id, text, user_input)
         if not solved:
             return {"valid": False}
         token = self.tokens.issue(key.id, kind_name, hostname=origin_hostname(origin))
@@ -142,6 +151,12 @@ class CaptchaService:
         other-site challenge is an ApiError (400), not a mere wrong answer.
         """
         text = self.store.take(CHALLENGE_PREFIX + captcha_id)
+        return self._judge(key, captcha_id, text, user_input)
+
+    def _judge(
+        self, key: SiteKey, captcha_id: str, text: Optional[str], user_input: Any
+    ) -> Tuple[bool, str]:
+        """Whether ``user_input`` solves the taken challenge record ``text``; its kind."""
         if text is None:
             raise ApiError(400, "invalid, expired or already used captcha")
         record = json.loads(text)
@@ -198,12 +213,17 @@ class CaptchaService:
     def _limit(self, items: Any, endpoint: str, scope: str, ident: str) -> None:
         retry_after = self.limiter.hit(items, endpoint, scope, ident)
         if retry_after is not None:
-            raise ApiError(
-                429,
-                f"rate limit exceeded for this {'site key' if scope == 'key' else 'client'}; "
-                f"retry in {retry_after} s",
-                {"Retry-After": str(retry_after)},
-            )
+            raise _rate_limited(scope, retry_after)
+
+
+def _rate_limited(scope: str, retry_after: int) -> ApiError:
+    """The 429 for an exceeded limit of ``scope`` (``"key"`` or ``"ip"``)."""
+    return ApiError(
+        429,
+        f"rate limit exceeded for this {'site key' if scope == 'key' else 'client'}; "
+        f"retry in {retry_after} s",
+        {"Retry-After": str(retry_after)},
+    )
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -8,7 +8,20 @@ deleted. Expired entries are never returned and are purged by the store itself, 
 
 from __future__ import annotations
 
-from typing import ContextManager, Iterator, Optional, Protocol, Tuple, runtime_checkable
+from typing import (
+    ContextManager,
+    Iterator,
+    List,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+    runtime_checkable,
+)
+
+# A rate-limit counter for ``take_counted``: its key, its window in seconds, the highest count
+# allowed in one window.
+Counter = Tuple[str, float, int]
 
 
 class StoreUnavailable(Exception):
@@ -40,6 +53,16 @@ class Store(Protocol):
         reads: a missing counter stays missing and reads as ``(0, 0.0)``.
         """
 
+    def take_counted(
+        self, key: str, counters: Sequence[Counter]
+    ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
+        """Add 1 to every counter, then ``take(key)`` only if no count is above its limit.
+
+        Returns the taken value (None when absent or when a limit is exceeded) and each counter's
+        ``incr`` result. The validate hot path: Redis does it in one round trip, SQLite in one
+        transaction.
+        """
+
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
 
@@ -55,3 +78,15 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections; the store may be used again afterwards (it reconnects)."""
+
+
+def take_counted_in_parts(
+    store: Store, key: str, counters: Sequence[Counter]
+) -> Tuple[Optional[str], List[Tuple[int, float]]]:
+    """``take_counted`` from ``incr`` and ``take`` in one ``batch`` (for stores where that is
+    already one write)."""
+    with store.batch():
+        counts = [store.incr(counter_key, window) for counter_key, window, _ in counters]
+        if any(count > limit for (count, _), (_, _, limit) in zip(counts, counters)):
+            return None, counts
+        return store.take(key), counts

@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import nullcontext
-from typing import ContextManager, Dict, Iterator, List, Optional, Tuple
+from typing import ContextManager, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from .base import Counter, take_counted_in_parts
 
 _Entry = Tuple[str, Optional[float]]  # (value, monotonic expiry or None)
 
@@ -100,6 +102,12 @@ class MemoryStore:
             self._data[key] = (str(count), expires_at)
             self._maybe_sweep(now)
             return count, max(0.0, expires_at - now)
+
+    def take_counted(
+        self, key: str, counters: Sequence[Counter]
+    ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
+        """Count, then take unless a limit is exceeded (see the Store protocol)."""
+        return take_counted_in_parts(self, key, counters)
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""

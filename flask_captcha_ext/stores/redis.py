@@ -18,12 +18,13 @@ from typing import (
     Iterator,
     List,
     Optional,
+    Sequence,
     Tuple,
     TypeVar,
 )
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .base import StoreUnavailable
+from .base import Counter, StoreUnavailable
 
 if TYPE_CHECKING:
     import redis as redis_py
@@ -45,6 +46,32 @@ if ttl < 0 then
   ttl = tonumber(ARGV[2])
 end
 return {count, ttl}
+"""
+
+# take_counted: KEYS[1] the key to take, KEYS[2..] counters; ARGV window ms and limit per
+# counter. Counts as _INCR_SCRIPT does, then GETDELs KEYS[1] unless a count is over its limit.
+# Returns {value or false, count1, pttl1, count2, pttl2, ...}: one round trip for validate.
+_TAKE_COUNTED_SCRIPT = """
+local reply = {false}
+local over = false
+for i = 2, #KEYS do
+  local window = tonumber(ARGV[2 * i - 3])
+  local count = redis.call('INCR', KEYS[i])
+  local ttl = redis.call('PTTL', KEYS[i])
+  if ttl < 0 then
+    redis.call('PEXPIRE', KEYS[i], window)
+    ttl = window
+  end
+  if count > tonumber(ARGV[2 * i - 2]) then
+    over = true
+  end
+  reply[#reply + 1] = count
+  reply[#reply + 1] = ttl
+end
+if not over then
+  reply[1] = redis.call('GETDEL', KEYS[1])
+end
+return reply
 """
 
 
@@ -124,6 +151,7 @@ class RedisStore:
             raise ValueError(f"invalid Redis URL {self.safe_url}: {exc}") from None
         self._client: redis_py.Redis = redis.Redis(connection_pool=pool)
         self._incr_script = self._client.register_script(_INCR_SCRIPT)
+        self._take_counted_script = self._client.register_script(_TAKE_COUNTED_SCRIPT)
         self._errors = redis.exceptions.RedisError
         self._reconnectable = redis.exceptions.ConnectionError
 
@@ -171,6 +199,21 @@ class RedisStore:
             lambda: self._incr_script(keys=[self.prefix + key], args=[amount, _ms(window)])
         )
         return int(count), max(0.0, int(ttl_ms) / 1000)
+
+    def take_counted(
+        self, key: str, counters: Sequence[Counter]
+    ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
+        """Count, then ``GETDEL`` unless a limit is exceeded: one Lua script, one round trip."""
+        keys = [self.prefix + key] + [self.prefix + counter_key for counter_key, _, _ in counters]
+        args: List[int] = []
+        for _, window, limit in counters:
+            args += [_ms(window), limit]
+        reply = self._run(lambda: self._take_counted_script(keys=keys, args=args))
+        counts = [
+            (int(count), max(0.0, int(ttl_ms) / 1000))
+            for count, ttl_ms in zip(reply[1::2], reply[2::2])
+        ]
+        return reply[0], counts
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""

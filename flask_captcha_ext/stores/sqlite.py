@@ -14,9 +14,9 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
-from .base import StoreUnavailable
+from .base import Counter, StoreUnavailable, take_counted_in_parts
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +278,12 @@ class SQLiteStore:
             conn.execute(_PUT, (key, str(count), expires_at))
         self._after_write(now)
         return count, max(0.0, expires_at - now)
+
+    def take_counted(
+        self, key: str, counters: Sequence[Counter]
+    ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
+        """Count, then take unless a limit is exceeded (see the Store protocol)."""
+        return take_counted_in_parts(self, key, counters)
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
