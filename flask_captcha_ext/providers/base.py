@@ -60,6 +60,8 @@ class BaseProvider:
     max_token_length: ClassVar[int] = 8192
     #: Does ``settle`` (a store round trip after a pass) need running?
     settles: ClassVar[bool] = False
+    #: The ``captcha_widget(size=...)`` values the provider's widget knows (empty: no sizes).
+    widget_sizes: ClassVar[Tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -234,6 +236,19 @@ class BaseProvider:
     def widget_extra(self, options: WidgetOptions) -> Dict[str, Any]:
         """Provider-specific template variables (theme, size, action...)."""
         return {}
+
+    def widget_size(self, options: WidgetOptions) -> Optional[str]:
+        """``options.size`` if the widget knows it (None if unset); a ValueError otherwise."""
+        if options.size is not None and options.size not in self.widget_sizes:
+            raise ValueError(
+                f"captcha_widget(size=...) must be one of {', '.join(self.widget_sizes)}"
+            )
+        return options.size
+
+    @staticmethod
+    def light_or_dark(options: WidgetOptions) -> Optional[str]:
+        """``options.theme`` for widgets that only know light and dark (None: their default)."""
+        return options.theme if options.theme in ("light", "dark") else None
 
     def script_url(self, options: WidgetOptions, **params: Optional[str]) -> str:
         query = {key: value for key, value in params.items() if value}

@@ -126,5 +126,5 @@ class GkCaptcha(BaseProvider):
     def widget_extra(self, options: WidgetOptions) -> Dict[str, Any]:
         return {
             "size": "invisible" if options.size == "invisible" else None,
-            "theme": options.theme if options.theme in ("light", "dark") else None,
+            "theme": self.light_or_dark(options),
         }

@@ -15,9 +15,6 @@ from .siteverify import SiteverifyProvider
 if TYPE_CHECKING:
     from ..widget import WidgetOptions
 
-SIZES = ("normal", "compact", "invisible")
-
-
 class HCaptcha(SiteverifyProvider):
     """hCaptcha (and hCaptcha Enterprise scores)."""
 
@@ -26,6 +23,7 @@ class HCaptcha(SiteverifyProvider):
     default_url = "https://api.hcaptcha.com/siteverify"
     script_src = "https://js.hcaptcha.com/1/api.js"
     script_global = "hcaptcha"
+    widget_sizes = ("normal", "compact", "invisible")
     score_is_human = False
     send_sitekey = True
 
@@ -33,10 +31,8 @@ class HCaptcha(SiteverifyProvider):
         return "invisible" if options.size == "invisible" else "auto"
 
     def widget_extra(self, options: WidgetOptions) -> Dict[str, Any]:
-        if options.size is not None and options.size not in SIZES:
-            raise ValueError(f"captcha_widget(size=...) must be one of {', '.join(SIZES)}")
         return {
             "script_url": self.script_url(options, hl=options.language),
-            "theme": options.theme if options.theme in ("light", "dark") else None,
-            "size": options.size,
+            "theme": self.light_or_dark(options),
+            "size": self.widget_size(options),
         }

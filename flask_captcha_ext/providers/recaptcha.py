@@ -14,9 +14,6 @@ from .siteverify import SiteverifyProvider
 if TYPE_CHECKING:
     from ..widget import WidgetOptions
 
-SIZES = ("normal", "compact", "invisible")
-
-
 class RecaptchaV2(SiteverifyProvider):
     """reCAPTCHA v2 checkbox or invisible."""
 
@@ -25,15 +22,14 @@ class RecaptchaV2(SiteverifyProvider):
     default_url = "https://www.google.com/recaptcha/api/siteverify"
     script_src = "https://www.google.com/recaptcha/api.js"
     script_global = "grecaptcha"
+    widget_sizes = ("normal", "compact", "invisible")
 
     def widget_mode(self, options: WidgetOptions) -> str:
         return "invisible" if options.size == "invisible" else "auto"
 
     def widget_extra(self, options: WidgetOptions) -> Dict[str, Any]:
-        if options.size is not None and options.size not in SIZES:
-            raise ValueError(f"captcha_widget(size=...) must be one of {', '.join(SIZES)}")
         return {
             "script_url": self.script_url(options, hl=options.language),
-            "theme": options.theme if options.theme in ("light", "dark") else None,
-            "size": options.size,
+            "theme": self.light_or_dark(options),
+            "size": self.widget_size(options),
         }

@@ -16,7 +16,6 @@ from .siteverify import SiteverifyProvider
 if TYPE_CHECKING:
     from ..widget import WidgetOptions
 
-SIZES = ("normal", "flexible", "compact")
 #: Turnstile actions: up to 32 letters, digits, '_' and '-'.
 ACTION = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
@@ -29,16 +28,16 @@ class Turnstile(SiteverifyProvider):
     default_url = "https://challenges.cloudflare.com/turnstile/v0/siteverify"
     script_src = "https://challenges.cloudflare.com/turnstile/v0/api.js"
     script_global = "turnstile"
+    widget_sizes = ("normal", "flexible", "compact")
     max_token_length = 2048
     reports_action = True
     action_required = True
 
     def widget_extra(self, options: WidgetOptions) -> Dict[str, Any]:
-        if options.size is not None and options.size not in SIZES:
-            raise ValueError(f"captcha_widget(size=...) must be one of {', '.join(SIZES)}")
+        size = self.widget_size(options)
         action = options.action or self.settings.action
         if action is not None and not ACTION.match(action):
             raise ValueError(
                 f"Turnstile actions are up to 32 letters, digits, '_' or '-' (got {action!r})"
             )
-        return {"theme": options.theme, "size": options.size, "action": action}
+        return {"theme": options.theme, "size": size, "action": action}

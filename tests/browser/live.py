@@ -50,11 +50,8 @@ def app_config(tmp_dir: Path, **overrides: Any) -> Dict[str, Any]:
 
 
 @contextlib.contextmanager
-def serve(config: Dict[str, Any]) -> Iterator[LiveServer]:
-    """Run ``example.create_app(config)`` on a free port until the block ends."""
-    from example import create_app
-
-    app = create_app(config)
+def serve_app(app: Flask) -> Iterator[LiveServer]:
+    """Serve ``app`` on a free 127.0.0.1 port in a thread, recording its challenges' answers."""
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     with record_answers(app) as answers:
@@ -65,3 +62,12 @@ def serve(config: Dict[str, Any]) -> Iterator[LiveServer]:
             server.shutdown()
             thread.join(timeout=5)
             server.server_close()
+
+
+@contextlib.contextmanager
+def serve(config: Dict[str, Any]) -> Iterator[LiveServer]:
+    """Run ``example.create_app(config)`` on a free port until the block ends."""
+    from example import create_app
+
+    with serve_app(create_app(config)) as live:
+        yield live

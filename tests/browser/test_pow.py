@@ -1,8 +1,7 @@
 """Proof of work in a real browser: the widget solves ALTCHA challenges itself, in a Web Worker.
 
 The pages are the example app's /pow page (two forms: the invisible widget and one with a progress
-bar, both posting to a ``@captcha_protected`` view). Until example/__init__.py has its ``/pow``
-route, ``pow_app`` adds the same route here.
+bar, both posting to a ``@captcha_protected`` view).
 """
 
 from __future__ import annotations
@@ -10,22 +9,18 @@ from __future__ import annotations
 import contextlib
 import re
 import statistics
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable, Dict, Iterator, List
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask, render_template
 from playwright.sync_api import Page, Route, expect
-from werkzeug.serving import make_server
 
 from flask_captcha_ext.selfhosted import pow as pow_module
-from flask_captcha_ext.testing import record_answers
 
 from .conftest import TIMEOUT_MS
-from .live import CHROMIUM, CHROMIUM_ARGS, LiveServer, app_config
+from .live import CHROMIUM, CHROMIUM_ARGS, LiveServer, app_config, serve
 from .pages import Widget
 
 WORKING = "Verifying you are human\u2026"
@@ -75,34 +70,9 @@ MEASURE = """async (id) => {
 }"""
 
 
-def pow_app(config: Dict[str, Any]) -> Flask:
-    """The example app, with its /pow page (added here if the example does not have it yet)."""
-    from example import create_app
-
-    app = create_app(config)
-    if "pow_page" not in app.view_functions:
-        app.add_url_rule("/pow", "pow_page", lambda: render_template("pow.html"))
-    return app
-
-
-@contextlib.contextmanager
-def serve_app(app: Flask) -> Iterator[LiveServer]:
-    """Serve ``app`` on 127.0.0.1 in a thread, recording challenge answers (like live.serve)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="pow-server", daemon=True)
-    with record_answers(app) as answers:
-        thread.start()
-        try:
-            yield LiveServer(app, f"http://127.0.0.1:{server.server_port}", answers)
-        finally:
-            server.shutdown()
-            thread.join(timeout=5)
-            server.server_close()
-
-
 @pytest.fixture(scope="module")
 def pow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with serve_app(pow_app(app_config(tmp_path_factory.mktemp("pow")))) as live:
+    with serve(app_config(tmp_path_factory.mktemp("pow"))) as live:
         yield live
 
 
@@ -114,7 +84,7 @@ def make_pow_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         def start(**overrides: Any) -> LiveServer:
             folder = tmp_path / f"pow{next(count)}"
             folder.mkdir()
-            return stack.enter_context(serve_app(pow_app(app_config(folder, **overrides))))
+            return stack.enter_context(serve(app_config(folder, **overrides)))
 
         yield start
 
