@@ -123,19 +123,21 @@ def create_blueprint(cors_origins: Tuple[str, ...]) -> Blueprint:
 
     @bp.post("/generate")
     def generate() -> Response:
-        data = read_json_object(_service().settings.max_content_length)
-        result = _service().generate(
+        service = _service()
+        data = read_json_object(service.settings.max_content_length)
+        result = service.generate(
             data.get("site_key"), data.get("type"), _client_ip(), origin=_origin()
         )
         return _no_store(jsonify(result))
 
     @bp.post("/validate")
     def validate() -> Response:
-        data = read_json_object(_service().settings.max_content_length)
+        service = _service()
+        data = read_json_object(service.settings.max_content_length)
         for field in ("site_key", "captcha_id", "user_input"):
             if field not in data:
                 raise ApiError(400, f"missing field '{field}'")
-        result = _service().validate(
+        result = service.validate(
             data["site_key"], data["captcha_id"], data["user_input"], _client_ip(), _origin()
         )
         return _no_store(jsonify(result))
