@@ -38,6 +38,8 @@ sys.path.append(str(Path(__file__).resolve().parents[1]))
 from flask import Flask, render_template_string  # noqa: E402
 from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402
 
+from tests.browser.pages import MEASURE_POW  # noqa: E402
+
 TARGET_RATIO = 1000
 
 PAGE = """{% extends "base.html" %}
@@ -47,25 +49,6 @@ PAGE = """{% extends "base.html" %}
   {{ captcha_widget(nonce=csp_nonce, id="bench", challenge_type="pow") }}
 </form>
 {% endblock %}"""
-
-# One round in the page: reset the widget and wait for its next token.
-MEASURE = """async (id) => {
-  const el = document.getElementById(id);
-  const started = performance.now();
-  const solved = new Promise((resolve) => {
-    el.addEventListener("fce:solved", (event) => resolve(event.detail), {once: true});
-  });
-  const verified = new Promise((resolve, reject) => {
-    el.addEventListener("fce:verified", () => resolve(performance.now()), {once: true});
-    el.addEventListener("fce:error", (event) => reject(new Error(JSON.stringify(event.detail))),
-                        {once: true});
-    setTimeout(() => reject(new Error("no token after 120 s")), 120000);
-  });
-  window.FlaskCaptcha.reset(el);
-  const [detail, ended] = await Promise.all([solved, verified]);
-  return {total: ended - started, solve: detail.took, hashing: detail.hashing,
-          workers: detail.workers, number: detail.number};
-}"""
 
 
 class TimedValidate:
@@ -176,7 +159,9 @@ def main(argv: Optional[List[str]] = None) -> None:
                     timeout=120_000,
                 )  # the first solve warms up (worker script, JIT); not counted
                 warm = len(seen), len(timed.ms)
-                runs = [page.evaluate(MEASURE, "bench") for _ in range(opts.challenges)]
+                runs = [
+                    page.evaluate(MEASURE_POW, ["bench", 120000]) for _ in range(opts.challenges)
+                ]
                 browser.close()
         finally:
             server.shutdown()

@@ -10,6 +10,26 @@ from playwright.sync_api import Locator, Page, expect
 from .live import LiveServer
 
 ANY = re.compile(r".+")
+
+# ``page.evaluate(MEASURE_POW, [widget_id, timeout_ms])``: reset a verified pow widget and time
+# its next proof of work, generate -> solve -> validate -> token (tests and bench_pow_browser).
+MEASURE_POW = """async ([id, timeoutMs]) => {
+  const el = document.getElementById(id);
+  const started = performance.now();
+  const solved = new Promise((resolve) => {
+    el.addEventListener("fce:solved", (event) => resolve(event.detail), {once: true});
+  });
+  const verified = new Promise((resolve, reject) => {
+    el.addEventListener("fce:verified", () => resolve(performance.now()), {once: true});
+    el.addEventListener("fce:error", (event) => reject(new Error(JSON.stringify(event.detail))),
+                        {once: true});
+    setTimeout(() => reject(new Error(`no token after ${timeoutMs} ms`)), timeoutMs);
+  });
+  window.FlaskCaptcha.reset(el);
+  const [detail, ended] = await Promise.all([solved, verified]);
+  return {total: ended - started, solve: detail.took, hashing: detail.hashing,
+          workers: detail.workers, number: detail.number};
+}"""
 WRONG = "0000"  # never right: the image alphabet has no 0, and no math answer is 0
 
 

@@ -19,8 +19,7 @@ import pytest
 from flask import Flask, Response, render_template_string, send_from_directory
 from playwright.sync_api import Page, expect
 
-from .live import LiveServer, app_config
-from .test_pow import pow_app, serve_app
+from .live import LiveServer, app_config, serve_app
 
 ALTCHA_DIR = Path(__file__).resolve().parents[1] / "node_modules" / "altcha"
 BUNDLE_DIR = ALTCHA_DIR / "dist_external"
@@ -92,7 +91,9 @@ GLUE = """(function () {
 
 def altcha_app(config: Dict[str, Any]) -> Flask:
     """The example app plus test-only routes: the page, its script, and the npm bundle."""
-    app = pow_app(config)
+    from example import create_app
+
+    app = create_app(config)
 
     @app.get("/_altcha/")
     def altcha_page() -> str:

@@ -21,7 +21,7 @@ from flask_captcha_ext.selfhosted import pow as pow_module
 
 from .conftest import TIMEOUT_MS
 from .live import CHROMIUM, CHROMIUM_ARGS, LiveServer, app_config, serve
-from .pages import Widget
+from .pages import MEASURE_POW, Widget
 
 WORKING = "Verifying you are human\u2026"
 FALLBACK = (
@@ -49,25 +49,6 @@ new MutationObserver((records) => {
   }
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ["aria-valuenow"]});
 """
-
-# Reset a verified widget and time its next proof of work: generate -> solve -> validate -> token.
-MEASURE = """async (id) => {
-  const el = document.getElementById(id);
-  const started = performance.now();
-  const solved = new Promise((resolve) => {
-    el.addEventListener("fce:solved", (event) => resolve(event.detail), {once: true});
-  });
-  const verified = new Promise((resolve, reject) => {
-    el.addEventListener("fce:verified", () => resolve(performance.now()), {once: true});
-    el.addEventListener("fce:error", (event) => reject(new Error(JSON.stringify(event.detail))),
-                        {once: true});
-    setTimeout(() => reject(new Error("no token after 60 s")), 60000);
-  });
-  window.FlaskCaptcha.reset(el);
-  const [detail, ended] = await Promise.all([solved, verified]);
-  return {total: ended - started, solve: detail.took, hashing: detail.hashing,
-          workers: detail.workers, number: detail.number};
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -355,7 +336,7 @@ def test_median_solve_time_at_the_default_difficulty(
     page.goto(pow_server.url + "/pow")
     for key in ("pow", "pow-progress"):
         expect(Widget(page, f"#widget-{key}").status).to_have_text("Verified")
-    runs = [page.evaluate(MEASURE, "widget-pow") for _ in range(15)]
+    runs = [page.evaluate(MEASURE_POW, ["widget-pow", 60000]) for _ in range(15)]
     total = statistics.median(r["total"] for r in runs)
     solve = statistics.median(r["solve"] for r in runs)
     hashing = statistics.median(r["hashing"] for r in runs)
