@@ -5,13 +5,15 @@ Run by hand from the repository root: ``python bench/bench_scaleout.py [--rounds
 A throwaway ``redis-server`` (free 127.0.0.1 port, temp dir, no persistence) backs two gunicorn
 servers of ``bench.apps:create_app(redis_url)``: one with 1 sync worker, one with 3. Both stay up;
 rounds alternate which one is driven first, and only the driven one is busy. Each round validates
-fresh challenges (made in this process, straight into Redis) with the same load generator
-(``bench.harness.drive``: a new connection per request, ``--concurrency`` client threads). The
-ratio of the medians is the scale-out factor; the target on a 2-core machine is >= 1.5x.
+fresh challenges (made in this process, straight into Redis) with the same load generator:
+wrk by default (``apt-get install wrk``; 5 s per round, ``--concurrency`` connections, each body
+sent once), else a lean raw-socket Python client or ``bench.harness.drive`` (``--client``). Sync
+workers close every connection, so each request is a new one. The ratio of the medians is the
+scale-out factor; the target on a 2-core machine is >= 1.5x.
 
-Each round also reports where the CPU went (from /proc: this client process, the gunicorn
-workers, redis-server, and everything else on the machine) as cores busy, which says what limits
-the ratio when it falls short, and whether other jobs were competing for the cores.
+Each round also reports where the CPU went (from /proc and getrusage: the client, wrk included,
+the gunicorn workers, redis-server, and everything else on the machine) as cores busy, which says
+what limits the ratio when it falls short, and whether other jobs were competing for the cores.
 """
 
 from __future__ import annotations
