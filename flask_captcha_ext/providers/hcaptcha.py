@@ -8,14 +8,10 @@ without a score (non-Enterprise) are not held to one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict
+from .siteverify import CheckboxSiteverifyProvider
 
-from .siteverify import SiteverifyProvider
 
-if TYPE_CHECKING:
-    from ..widget import WidgetOptions
-
-class HCaptcha(SiteverifyProvider):
+class HCaptcha(CheckboxSiteverifyProvider):
     """hCaptcha (and hCaptcha Enterprise scores)."""
 
     name = "hcaptcha"
@@ -23,16 +19,5 @@ class HCaptcha(SiteverifyProvider):
     default_url = "https://api.hcaptcha.com/siteverify"
     script_src = "https://js.hcaptcha.com/1/api.js"
     script_global = "hcaptcha"
-    widget_sizes = ("normal", "compact", "invisible")
     score_is_human = False
     send_sitekey = True
-
-    def widget_mode(self, options: WidgetOptions) -> str:
-        return "invisible" if options.size == "invisible" else "auto"
-
-    def widget_extra(self, options: WidgetOptions) -> Dict[str, Any]:
-        return {
-            "script_url": self.script_url(options, hl=options.language),
-            "theme": self.light_or_dark(options),
-            "size": self.widget_size(options),
-        }

@@ -7,14 +7,10 @@ or action, so CAPTCHA_MIN_SCORE and the expected action do not apply; the hostna
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict
+from .siteverify import CheckboxSiteverifyProvider
 
-from .siteverify import SiteverifyProvider
 
-if TYPE_CHECKING:
-    from ..widget import WidgetOptions
-
-class RecaptchaV2(SiteverifyProvider):
+class RecaptchaV2(CheckboxSiteverifyProvider):
     """reCAPTCHA v2 checkbox or invisible."""
 
     name = "recaptcha"
@@ -22,14 +18,3 @@ class RecaptchaV2(SiteverifyProvider):
     default_url = "https://www.google.com/recaptcha/api/siteverify"
     script_src = "https://www.google.com/recaptcha/api.js"
     script_global = "grecaptcha"
-    widget_sizes = ("normal", "compact", "invisible")
-
-    def widget_mode(self, options: WidgetOptions) -> str:
-        return "invisible" if options.size == "invisible" else "auto"
-
-    def widget_extra(self, options: WidgetOptions) -> Dict[str, Any]:
-        return {
-            "script_url": self.script_url(options, hl=options.language),
-            "theme": self.light_or_dark(options),
-            "size": self.widget_size(options),
-        }

@@ -6,7 +6,7 @@ error-codes, ...}``. Subclasses add their fields, score direction and widget.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Optional, Tuple, Type
 
 from ..result import (
     ApiKeyInvalid,
@@ -20,6 +20,9 @@ from ..result import (
 from .base import BaseProvider, code_list, number, text
 from .http import Call, Reply
 from .policy import iso_timestamp
+
+if TYPE_CHECKING:
+    from ..widget import WidgetOptions
 
 #: Provider error codes by the error they mean, most telling first (secrets before tokens).
 ERROR_CLASSES: Tuple[Tuple[Type[CaptchaError], Tuple[str, ...]], ...] = (
@@ -103,3 +106,20 @@ class SiteverifyProvider(BaseProvider):
         if value is None or self.score_is_human:
             return value
         return round(1.0 - value, 6)
+
+
+class CheckboxSiteverifyProvider(SiteverifyProvider):
+    """A siteverify provider with the reCAPTCHA v2 style widget (reCAPTCHA v2, hCaptcha): a
+    checkbox, normal or compact, or an invisible badge (``captcha_widget(size="invisible")``)."""
+
+    widget_sizes = ("normal", "compact", "invisible")
+
+    def widget_mode(self, options: WidgetOptions) -> str:
+        return "invisible" if options.size == "invisible" else "auto"
+
+    def widget_extra(self, options: WidgetOptions) -> Dict[str, Any]:
+        return {
+            "script_url": self.script_url(options, hl=options.language),
+            "theme": self.light_or_dark(options),
+            "size": self.widget_size(options),
+        }
