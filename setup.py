@@ -40,10 +40,12 @@ setup(
     ],
     extras_require={
         "redis": ["redis>=4.2"],
-        "async": ["httpx>=0.25"],
+        # asgiref runs Flask's async def views (Flask[async]).
+        "async": ["httpx>=0.25", "asgiref>=3.2"],
         "dev": [
             "redis>=4.2",
             "httpx>=0.25",
+            "asgiref>=3.2",
             "pytest>=7.4",
             "pytest-timeout>=2.2",
             "hypothesis>=6.90",
@@ -52,7 +54,7 @@ setup(
             "captcha>=0.5",
             "trustme>=1.1",
             "gunicorn>=21.2",
-            "schemathesis>=3.30",
+            "schemathesis>=4.0",
             "jsonschema>=4.17",
             "openapi-spec-validator>=0.7",
             "openapi-schema-validator>=0.6",

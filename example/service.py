@@ -24,26 +24,42 @@ from flask_captcha_ext.settings import DEFAULTS
 
 from . import create_app as create_example_app
 
+#: Keys always taken as text: secrets and names that may look like numbers ("12345").
+TEXT_KEYS = frozenset(
+    {"SECRET_KEY", "CAPTCHA_SITE_KEY", "CAPTCHA_SECRET_KEY", "CAPTCHA_TOKEN_SECRET",
+     "CAPTCHA_ACTION"}
+)
+
 
 def config_from_environment(environ: Mapping[str, str] = os.environ) -> Dict[str, Any]:
-    """CAPTCHA_* keys and SECRET_KEY found in ``environ``, JSON-decoded where they parse."""
+    """CAPTCHA_* keys and SECRET_KEY found in ``environ``; JSON-decoded where they parse,
+    except ``TEXT_KEYS``."""
     config: Dict[str, Any] = {}
     for key in (*DEFAULTS, "SECRET_KEY"):
         if key in environ:
             raw = environ[key]
             try:
-                config[key] = json.loads(raw) if key != "SECRET_KEY" else raw
+                config[key] = raw if key in TEXT_KEYS else json.loads(raw)
             except ValueError:
                 config[key] = raw
-    if isinstance(config.get("CAPTCHA_TIMEOUT"), list):
-        config["CAPTCHA_TIMEOUT"] = tuple(config["CAPTCHA_TIMEOUT"])
     return config
 
 
 def create_service(config: Optional[Mapping[str, Any]] = None) -> Flask:
-    """The example app configured as a central service from the environment (then ``config``)."""
+    """The example app configured as a central service from the environment (then ``config``).
+
+    Refuses to start without SECRET_KEY (outside testing and debug): the service signs every
+    token with keys derived from it, so the example's public development key would let anyone
+    forge tokens.
+    """
     settings: Dict[str, Any] = {"CAPTCHA_URL_PREFIX": "/api", **config_from_environment()}
     settings.update(config or {})
+    relaxed = settings.get("TESTING") or settings.get("DEBUG") or os.environ.get("FLASK_DEBUG")
+    if not settings.get("SECRET_KEY") and not relaxed:
+        raise RuntimeError(
+            "example.service needs SECRET_KEY: export SECRET_KEY=$(python -c "
+            "'import secrets; print(secrets.token_hex(32))') (the same value on every worker)"
+        )
     return create_example_app(settings)
 
 

@@ -24,7 +24,7 @@ from .selfhosted.ratelimit import RateLimiter
 from .selfhosted.service import CaptchaService
 from .selfhosted.sitekeys import SiteKeyRegistry, derived_key_pair
 from .selfhosted.tokens import TokenService, looks_like_own_token
-from .settings import Settings, apply_defaults, derive_secret, load_settings
+from .settings import ConfigError, Settings, apply_defaults, derive_secret, load_settings
 from .signals import captcha_failed, captcha_verified
 from .state import CaptchaState, get_state
 from .stores import Store, open_store
@@ -51,7 +51,10 @@ class CaptchaExt:
         """Validate CAPTCHA_* config, open the store, and register the blueprint and CLI."""
         apply_defaults(app.config, app.instance_path)
         settings = load_settings(app.config, testing=app.testing)
-        store = open_store(settings.store_url)
+        try:
+            store = open_store(settings.store_url)
+        except ValueError as exc:  # a malformed URL; its message never holds a password
+            raise ConfigError(f"CAPTCHA_STORE_URL is not a usable store URL: {exc}") from None
         master = _master_secret(app, store)
         if settings.token_secret is None:
             settings = replace(settings, token_secret=derive_secret(master, "token"))
@@ -131,12 +134,15 @@ class CaptchaExt:
             settings.fallback and looks_like_own_token(token)
         )
 
-    def verify_answer(self, captcha_id: Any, answer: Any) -> VerificationResult:
-        """Check a no-JavaScript answer (``captcha-id`` and ``captcha-answer`` form fields)."""
+    def verify_answer(
+        self, captcha_id: Any, answer: Any, remote_ip: Optional[str] = None
+    ) -> VerificationResult:
+        """Check a no-JavaScript answer (``captcha-id`` and ``captcha-answer`` form fields),
+        under the validate endpoint's rate limits for ``remote_ip``."""
         state = get_state()
         if not state.settings.enabled:
             return _disabled(state.settings)
-        result = state.service.check_answer(captcha_id, answer)
+        result = state.service.check_answer(captcha_id, answer, remote_ip or "unknown")
         (captcha_verified if result.success else captcha_failed).send(
             current_app._get_current_object(),
             result=result,  # type: ignore[attr-defined]

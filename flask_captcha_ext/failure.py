@@ -6,7 +6,8 @@ from typing import Dict
 
 from flask import Response, jsonify, render_template, request
 
-from .result import VerificationResult
+from .result import ServerUnreachable, VerificationResult
+from .selfhosted.tokens import RATE_LIMITED, STORE_DOWN
 
 MESSAGES: Dict[str, str] = {
     "missing-input-response": "Please complete the CAPTCHA.",
@@ -18,6 +19,7 @@ MESSAGES: Dict[str, str] = {
     "wrong-answer": "The CAPTCHA answer was wrong; please try again.",
     "challenge-invalid-or-used": "The CAPTCHA expired or was already used; please try again.",
     "score-too-low": "The CAPTCHA check did not pass.",
+    "rate-limited": "Too many CAPTCHA attempts; please wait a minute and try again.",
 }
 
 
@@ -38,9 +40,15 @@ def wants_json() -> bool:
 
 
 def default_failure_response(result: VerificationResult) -> Response:
-    """400 (503 when our store or the provider is down) as JSON for scripts, HTML otherwise."""
-    unavailable = {"store-unavailable", "server-unreachable"} & set(result.error_codes)
-    status = 503 if unavailable else 400
+    """400 (503 when our store or the provider is down, 429 when rate limited) as JSON for
+    scripts, HTML otherwise."""
+    codes = set(result.error_codes)
+    if codes & {STORE_DOWN, ServerUnreachable.code}:
+        status = 503
+    elif RATE_LIMITED in codes:
+        status = 429
+    else:
+        status = 400
     detail = describe(result)
     if wants_json():
         response = jsonify(detail=detail, error_codes=list(result.error_codes))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -126,11 +127,18 @@ def load_settings(config: Mapping[str, Any], testing: bool = False) -> Settings:
     enabled = _bool(config, "CAPTCHA_ENABLED")
     test_mode = _bool(config, "CAPTCHA_TEST_MODE")
     blueprint = config["CAPTCHA_BLUEPRINT"]
+    local = provider == "selfhosted" and not config["CAPTCHA_VERIFY_URL"]
+    widget_needs_api = local or config["CAPTCHA_FALLBACK"] == "selfhosted"
     if blueprint is None:
-        local = provider == "selfhosted" and not config["CAPTCHA_VERIFY_URL"]
-        blueprint = local or config["CAPTCHA_FALLBACK"] == "selfhosted"
+        blueprint = widget_needs_api
     elif not isinstance(blueprint, bool):
         raise ConfigError(f"CAPTCHA_BLUEPRINT must be True, False or None, got {blueprint!r}")
+    elif not blueprint and widget_needs_api:
+        raise ConfigError(
+            "CAPTCHA_BLUEPRINT=False leaves the self-hosted widget without its generate and "
+            "validate endpoints; keep it on (None) for CAPTCHA_PROVIDER='selfhosted' without "
+            "CAPTCHA_VERIFY_URL and for CAPTCHA_FALLBACK='selfhosted'"
+        )
 
     master = config.get("SECRET_KEY")
     if isinstance(master, str):
@@ -159,11 +167,17 @@ def load_settings(config: Mapping[str, Any], testing: bool = False) -> Settings:
     types = config["CAPTCHA_CHALLENGE_TYPES"]
     if isinstance(types, str):
         types = (types,)
-    types = tuple(types or ())
-    if not types or any(t not in CHALLENGE_TYPES for t in types):
+    if (
+        not isinstance(types, (list, tuple))
+        or not types
+        or any(t not in CHALLENGE_TYPES for t in types)
+        or len(set(types)) != len(types)
+    ):
         raise ConfigError(
-            f"CAPTCHA_CHALLENGE_TYPES must be a non-empty subset of {CHALLENGE_TYPES}"
+            f"CAPTCHA_CHALLENGE_TYPES must be a non-empty subset of {CHALLENGE_TYPES} without "
+            f"repeats, got {types!r}"
         )
+    types = tuple(types)
 
     return Settings(
         enabled=enabled,
@@ -255,7 +269,9 @@ def _opt_str_tuple(config: Mapping[str, Any], key: str) -> Optional[Tuple[str, .
         return None
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
-    if not all(isinstance(item, str) and item for item in value):
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(item, str) and item for item in value
+    ):
         raise ConfigError(f"{key} must be a list of non-empty strings, got {value!r}")
     return tuple(value)
 
@@ -271,16 +287,16 @@ def _opt_score(config: Mapping[str, Any], key: str) -> Optional[float]:
 
 def _timeout(config: Mapping[str, Any]) -> Tuple[float, float]:
     value = config["CAPTCHA_TIMEOUT"]
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = (value, value)
-    try:
-        connect, read = (float(part) for part in value)
-    except (TypeError, ValueError):
+    pair = (value, value) if not isinstance(value, (list, tuple)) else tuple(value)
+    if len(pair) != 2 or not all(
+        isinstance(part, (int, float)) and not isinstance(part, bool) for part in pair
+    ):
         raise ConfigError(
             f"CAPTCHA_TIMEOUT must be seconds or a (connect, read) pair, got {value!r}"
-        ) from None
-    if connect <= 0 or read <= 0:
-        raise ConfigError(f"CAPTCHA_TIMEOUT must be positive, got {value!r}")
+        )
+    connect, read = float(pair[0]), float(pair[1])
+    if not (0 < connect < math.inf and 0 < read < math.inf):
+        raise ConfigError(f"CAPTCHA_TIMEOUT must be positive and finite, got {value!r}")
     return connect, read
 
 
@@ -290,6 +306,11 @@ def _store_url(config: Mapping[str, Any]) -> str:
     if not isinstance(value, str) or not value.startswith(schemes):
         raise ConfigError(
             f"CAPTCHA_STORE_URL must start with one of {', '.join(schemes)}; got {value!r}"
+        )
+    if value.startswith("sqlite://") and (not value.startswith("sqlite:///") or value == "sqlite:///"):
+        raise ConfigError(
+            f"CAPTCHA_STORE_URL for SQLite must be sqlite:///relative/path or "
+            f"sqlite:////absolute/path, got {value!r}"
         )
     return value
 

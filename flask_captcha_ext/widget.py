@@ -7,13 +7,17 @@ autoescaping (and ``xmlattr`` for extra attributes), so every value is escaped.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Union
 
-from flask import g, render_template, url_for
+from flask import g, render_template, request, url_for
 from markupsafe import Markup
 
 from .state import CaptchaState, get_state
+from .stores import StoreUnavailable
+
+log = logging.getLogger("flask_captcha_ext")
 
 THEMES = ("light", "dark", "auto")
 NoScriptChallenge = Dict[str, Any]
@@ -115,14 +119,21 @@ def _first_widget_of_request() -> bool:
 
 def noscript_challenge(state: CaptchaState, types: Any, preferred: str) -> NoScriptChallenge:
     """A server-rendered challenge for browsers without JavaScript: the widget's own kind if it
-    is typed (image or math), else image, else math; none for proof-of-work-only sites."""
+    is typed (image or math), else image, else math; none for proof-of-work-only sites, and
+    none (the page still renders) when the store is down or the client is over its limit."""
     if preferred in ("image", "math"):
         kind = preferred
     else:
         kind = "image" if "image" in types else "math"
     if kind not in types:
         return {}
-    data = state.service.new_challenge(state.service.site_keys.own, kind)
+    try:
+        data = state.service.new_page_challenge(kind, request.remote_addr or "unknown")
+    except StoreUnavailable:
+        log.warning("no no-JavaScript CAPTCHA on this page: the store is unavailable")
+        return {}
+    if data is None:
+        return {}
     if "image" in data:
         data["image_src"] = "data:image/png;base64," + data["image"]
     return data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import sys
 import time
 
 import pytest
@@ -192,9 +193,17 @@ def test_url_prefix_api_gives_exact_paths(make_app):
     assert "/captcha/generate" not in rules
 
 
-def test_blueprint_can_be_switched_off(make_app):
-    app = make_app(CAPTCHA_BLUEPRINT=False)
-    assert app.test_client().post(GEN, json={}).status_code == 404
+def test_deeply_nested_json_is_a_clean_400(app):
+    # json.loads accepts nesting that json.dumps (the Unicode check) cannot re-serialise.
+    # Where that window lies depends on the stack depth of the caller, so walk the whole band.
+    client = app.test_client()
+    limit = sys.getrecursionlimit()
+    for depth in range(limit - 150, limit + 10):
+        body = '{"site_key": ' + "[" * depth + "]" * depth + "}"
+        for path in (GEN, "/captcha/validate", "/captcha/siteverify"):
+            reply = client.post(path, data=body, content_type="application/json")
+            assert reply.status_code in (200, 400), (path, depth, reply.status_code)
+            assert reply.status_code == 400 or reply.get_json()["success"] is False
 
 
 def test_cors_only_for_configured_origins(make_app):

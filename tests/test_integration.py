@@ -221,3 +221,69 @@ def test_lone_surrogate_token_is_a_clean_400(app):
         "/bare", data='{"captcha-token": "a.b.\\udc80"}', content_type="application/json"
     )
     assert reply.status_code == 400
+
+
+def test_noscript_answers_count_against_the_validate_limits(make_app):
+    app = make_app(WTF_CSRF_ENABLED=False, CAPTCHA_RATE_LIMIT_IP_VALIDATE="2/hour")
+    _routes(app)
+    client = app.test_client()
+    statuses = []
+    for _ in range(3):
+        data, answer = generate(app, "math")
+        form = {"captcha-id": data["captcha_id"], "captcha-answer": answer}
+        reply = client.post("/bare", data=form, headers={"X-Requested-With": "XMLHttpRequest"})
+        statuses.append(reply.status_code)
+    assert statuses == [200, 200, 429]
+    # The refused attempt left its challenge alone: it was not spent.
+    limited = reply.get_json()
+    assert limited["error_codes"] == ["rate-limited"] and "Too many" in limited["detail"]
+    assert app.extensions["captcha"].store.get("challenge:" + data["captcha_id"]) is not None
+
+
+def test_page_view_challenges_stop_at_the_client_generate_limit(make_app):
+    app = make_app(CAPTCHA_RATE_LIMIT_IP_GENERATE="2/hour")
+    with app.test_request_context():
+        pages = [render_template_string("{{ captcha_widget() }}") for _ in range(3)]
+    assert ['name="captcha-id"' in page for page in pages] == [True, True, False]
+    assert "fce-widget" in pages[2]  # the JavaScript widget still renders
+
+
+def test_widget_renders_without_a_noscript_challenge_when_the_store_is_down(tmp_path):
+    from tests.redis_server import free_port
+
+    app = Flask("down", instance_path=str(tmp_path))
+    app.config.update(
+        TESTING=True,
+        SECRET_KEY="store-down-secret-0123456789abcdef",
+        CAPTCHA_STORE_URL=f"redis://127.0.0.1:{free_port()}/0",
+    )
+    CaptchaExt(app)
+    with app.test_request_context():
+        html = render_template_string("{{ captcha_widget() }}")
+    assert "fce-widget" in html and 'name="captcha-id"' not in html
+
+
+def test_async_views_are_verified_with_verify_async(app):
+    @app.post("/async")
+    @captcha_protected
+    async def async_view():
+        return jsonify(ok=True, provider=g.captcha_result.provider)
+
+    client = app.test_client()
+    ok = client.post("/async", data={"captcha-token": solve(app)})
+    assert ok.status_code == 200 and ok.get_json() == {"ok": True, "provider": "selfhosted"}
+    missing = client.post("/async", json={})
+    assert missing.status_code == 400
+    assert missing.get_json()["error_codes"] == ["missing-input-response"]
+
+
+def test_decorator_and_form_field_check_one_token_once(app):
+    @app.post("/both")
+    @captcha_protected
+    def both():
+        form = ContactForm()
+        return jsonify(ok=form.validate_on_submit(), errors=form.errors)
+
+    client = app.test_client()
+    reply = client.post("/both", data={"name": "Ada", "captcha-token": solve(app)})
+    assert reply.get_json() == {"ok": True, "errors": {}}

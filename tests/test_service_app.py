@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from example.service import config_from_environment, create_service
 
 
@@ -14,15 +16,17 @@ def test_environment_values_are_read_as_json_or_text():
         "CAPTCHA_TIMEOUT": "[2, 4]",
         "CAPTCHA_STORE_URL": "memory://",
         "SECRET_KEY": "12345",
+        "CAPTCHA_SITE_KEY": "0001",
         "UNRELATED": "x",
     }
     config = config_from_environment(env)
     assert config == {
         "CAPTCHA_CHALLENGE_TTL": 120,
         "CAPTCHA_CORS_ORIGINS": ["https://blog.example"],
-        "CAPTCHA_TIMEOUT": (2, 4),
+        "CAPTCHA_TIMEOUT": [2, 4],
         "CAPTCHA_STORE_URL": "memory://",
         "SECRET_KEY": "12345",
+        "CAPTCHA_SITE_KEY": "0001",  # secrets and names stay text, even when they look numeric
     }
 
 
@@ -44,3 +48,11 @@ def test_service_serves_api_demo_and_key_cli(monkeypatch, tmp_path):
     assert reply.headers["Access-Control-Allow-Origin"] == "https://blog.example"
     assert client.get("/demo").status_code == 200
     assert client.get("/api/openapi.json").get_json()["openapi"].startswith("3.")
+
+
+def test_service_refuses_to_start_without_secret_key(monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.setenv("CAPTCHA_STORE_URL", "memory://")
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_service()

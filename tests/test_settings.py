@@ -69,7 +69,17 @@ def test_zero_config_master_secret_is_shared_by_apps_on_one_store(tmp_path):
         ("CAPTCHA_TOKEN_SECRET", "short"),
         ("CAPTCHA_VERIFY_URL", "ftp://x"),
         ("CAPTCHA_BLUEPRINT", "maybe"),
+        ("CAPTCHA_BLUEPRINT", False),  # the self-hosted widget needs its endpoints
         ("CAPTCHA_IMAGE_LENGTH", 20),
+        ("CAPTCHA_TIMEOUT", "35"),
+        ("CAPTCHA_TIMEOUT", float("nan")),
+        ("CAPTCHA_TIMEOUT", (1, float("inf"))),
+        ("CAPTCHA_CORS_ORIGINS", 5),
+        ("CAPTCHA_HOSTNAMES", True),
+        ("CAPTCHA_CHALLENGE_TYPES", 5),
+        ("CAPTCHA_CHALLENGE_TYPES", ("math", "math")),
+        ("CAPTCHA_STORE_URL", "sqlite://x.db"),
+        ("CAPTCHA_STORE_URL", "redis://127.0.0.1:99999/0"),
     ],
 )
 def test_bad_values_fail_at_init_app_naming_the_key(make_app, key, value):
@@ -133,3 +143,8 @@ def test_two_apps_in_one_process_are_independent(tmp_path):
         )
     )
     assert other.status_code == 403
+
+
+def test_blueprint_may_be_off_for_a_third_party_provider(make_app):
+    app = make_app(CAPTCHA_BLUEPRINT=False, CAPTCHA_PROVIDER="turnstile", CAPTCHA_TEST_MODE=True)
+    assert app.test_client().post("/captcha/generate", json={}).status_code == 404

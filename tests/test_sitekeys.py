@@ -50,8 +50,25 @@ def test_create_list_revoke_through_the_cli(make_app):
 
 def test_bad_origin_and_unknown_revoke_fail_clearly(make_app):
     runner = make_app().test_cli_runner()
-    out = runner.invoke(args=["captcha", "keys", "create", "--name", "x", "--origin", "blog"])
-    assert out.exit_code != 0 and "not an origin" in out.output
+    for origin in (
+        "blog",
+        "https://example.com:abc",
+        "https://example.com:99999",
+        "https://:80",
+        "https://user:pw@example.com",
+        "https://example.com/path",
+    ):
+        out = runner.invoke(
+            args=["captcha", "keys", "create", "--name", "x", "--origin", origin]
+        )
+        assert out.exit_code != 0 and "not an origin" in out.output, origin
+    # Stored as the service compares them: the default port dropped, the host lower case.
+    out = runner.invoke(
+        args=["captcha", "keys", "create", "--name", "y", "--origin", "HTTPS://Shop.example:443"]
+    )
+    assert out.exit_code == 0, out.output
+    listing = runner.invoke(args=["captcha", "keys", "list"]).output
+    assert "https://shop.example " in listing + " " and ":443" not in listing
     out = runner.invoke(args=["captcha", "keys", "revoke", "abcdef"])
     assert out.exit_code != 0 and "no single revocable key" in out.output
 

@@ -66,7 +66,7 @@ def _encodable(data: Any) -> bool:
     """Whether every string in ``data`` is valid Unicode (JSON allows lone ``\\ud800`` escapes)."""
     try:
         json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
+    except (UnicodeEncodeError, RecursionError):  # json.loads nests one level deeper than dumps
         return False
     return True
 

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 import click
 from flask.cli import AppGroup
 
+from .service import normalize_origin
+
 captcha_cli = AppGroup("captcha", help="Manage flask-captcha-ext.")
 
 
@@ -24,10 +26,14 @@ def _registry():  # type: ignore[no-untyped-def]
 
 
 def _origin(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+    """``value`` as the service compares origins (``normalize_origin``), or a usage error."""
+    parts = urlsplit(value.strip())
+    origin = normalize_origin(value)
+    if origin is None or parts.username or parts.password or parts.path not in ("", "/") or (
+        parts.query or parts.fragment
+    ):
         raise click.BadParameter(f"{value!r} is not an origin such as https://example.com")
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    return origin
 
 
 @keys.command("create")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Dict
 
+from ..settings import CHALLENGE_TYPES
 from .pow import ALGORITHM
 from .service import MAX_ID_LENGTH, MAX_INPUT_LENGTH
 from .siteverify import (
@@ -59,7 +60,7 @@ SCHEMAS: Dict[str, Schema] = {
             "site_key": {"type": "string", "minLength": 1},
             "type": {
                 "type": "string",
-                "enum": ["image", "math", "pow"],
+                "enum": list(CHALLENGE_TYPES),
                 "description": "Only the types in CAPTCHA_CHALLENGE_TYPES are served.",
             },
         },
@@ -269,7 +270,8 @@ def openapi_document(prefix: str) -> Dict[str, Any]:
                 "post": {
                     "operationId": "validate",
                     "summary": "Answer a challenge; a right answer earns a single-use token.",
-                    "description": "The first attempt spends the challenge." + _ORIGIN_NOTE,
+                    "description": "The first attempt spends the challenge, right or wrong "
+                    "(one refused with 429 does not)." + _ORIGIN_NOTE,
                     "requestBody": {
                         "required": True,
                         "content": {JSON: {"schema": _ref("ValidateRequest")}},

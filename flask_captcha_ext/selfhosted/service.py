@@ -18,7 +18,7 @@ from ..stores import Store, StoreUnavailable
 from .challenges import ChallengeKind
 from .ratelimit import RateLimiter
 from .sitekeys import SiteKey, SiteKeyRegistry
-from .tokens import MISSING, PROVIDER, STORE_DOWN, TokenService
+from .tokens import MISSING, PROVIDER, RATE_LIMITED, STORE_DOWN, TokenService
 
 CHALLENGE_PREFIX = "challenge:"
 MAX_ID_LENGTH = 64
@@ -87,6 +87,20 @@ class CaptchaService:
         self._limit(s.rate_limit_ip_generate, "generate", "ip", client_ip)
         return self.new_challenge(key, kind_name)
 
+    def new_page_challenge(self, kind_name: str, client_ip: str) -> Optional[Dict[str, Any]]:
+        """A challenge of the app's own key for a server-rendered (no-JavaScript) form, or None
+        when ``client_ip`` is over its generate limit.
+
+        CAPTCHA_RATE_LIMIT_IP_GENERATE applies, on a counter of its own: every page view makes
+        one, and page views of visitors who run the JavaScript widget must not use up its
+        generate budget (nor the site key's).
+        """
+        try:
+            self._limit(self.settings.rate_limit_ip_generate, "page", "ip", client_ip)
+        except ApiError:
+            return None
+        return self.new_challenge(self.site_keys.own, kind_name)
+
     def new_challenge(self, key: SiteKey, kind_name: str) -> Dict[str, Any]:
         """Create and store a challenge without rate limiting (for server-rendered fallbacks)."""
         challenge_id = secrets.token_urlsafe(18)
@@ -125,9 +139,21 @@ class CaptchaService:
             raise ApiError(400, "'user_input' must be valid Unicode")
         if len(str(user_input)) > MAX_INPUT_LENGTH:
             raise ApiError(400, f"'user_input' is longer than {MAX_INPUT_LENGTH} characters")
+        solved, kind_name = self._spend_within_limits(key, captcha_id, user_input, client_ip)
+        if not solved:
+            return {"valid": False}
+        token = self.tokens.issue(key.id, kind_name, hostname=origin_hostname(origin))
+        return {"valid": True, "token": token}
+
+    def _spend_within_limits(
+        self, key: SiteKey, captcha_id: str, user_input: Any, client_ip: str
+    ) -> Tuple[bool, str]:
+        """``solve`` under the validate limits of ``key`` and ``client_ip`` (429 when over).
+
+        One store call counts both limits and spends the challenge (one Redis round trip, one
+        SQLite commit); a refused request leaves the challenge for a later attempt.
+        """
         s = self.settings
-        # One store call counts both limits and spends the challenge (one Redis round trip,
-        # one SQLite commit); a refused request leaves the challenge for a later attempt.
         text, exceeded = self.limiter.hit_and_take(
             CHALLENGE_PREFIX + captcha_id,
             [
@@ -138,11 +164,7 @@ class CaptchaService:
         if exceeded is not None:
             group, retry_after = exceeded
             raise _rate_limited(("key", "ip")[group], retry_after)
-        solved, kind_name = self._judge(key, captcha_id, text, user_input)
-        if not solved:
-            return {"valid": False}
-        token = self.tokens.issue(key.id, kind_name, hostname=origin_hostname(origin))
-        return {"valid": True, "token": token}
+        return self._judge(key, captcha_id, text, user_input)
 
     def solve(self, key: SiteKey, captcha_id: str, user_input: Any) -> Tuple[bool, str]:
         """Spend challenge ``captcha_id`` of ``key``: whether ``user_input`` solves it; its kind.
@@ -165,16 +187,23 @@ class CaptchaService:
         kind_name = record["k"]
         return self.kinds[kind_name].check(captcha_id, record["st"], user_input), kind_name
 
-    def check_answer(self, captcha_id: Any, answer: Any) -> VerificationResult:
-        """Check a server-rendered (no-JavaScript) challenge of the app's own key, spending it."""
+    def check_answer(self, captcha_id: Any, answer: Any, client_ip: str) -> VerificationResult:
+        """Check a server-rendered (no-JavaScript) challenge of the app's own key, spending it.
+
+        The validate endpoint's limits apply (the app's own key, ``client_ip``), so a form post
+        gets no more guesses than the JSON API gives.
+        """
         if not is_text(captcha_id) or not 0 < len(captcha_id) <= MAX_ID_LENGTH:
             return VerificationResult.failure(PROVIDER, [MISSING])
         if not is_text(answer) or len(answer) > MAX_INPUT_LENGTH:
             return VerificationResult.failure(PROVIDER, ["invalid-input-response"])
         try:
-            solved, kind_name = self.solve(self.site_keys.own, captcha_id, answer)
-        except ApiError:
-            return VerificationResult.failure(PROVIDER, ["challenge-invalid-or-used"])
+            solved, kind_name = self._spend_within_limits(
+                self.site_keys.own, captcha_id, answer, client_ip
+            )
+        except ApiError as exc:
+            code = RATE_LIMITED if exc.status == 429 else "challenge-invalid-or-used"
+            return VerificationResult.failure(PROVIDER, [code])
         except StoreUnavailable:
             return VerificationResult.failure(PROVIDER, [STORE_DOWN])
         if not solved:

@@ -29,6 +29,7 @@ EXPIRED = "token-expired"
 WRONG_SITE = "token-site-mismatch"
 DUPLICATE = "token-duplicate"
 STORE_DOWN = "store-unavailable"
+RATE_LIMITED = "rate-limited"
 
 
 def looks_like_own_token(token: Any) -> bool:

@@ -1,9 +1,11 @@
 """The storage protocol every backend implements.
 
-Four atomic operations carry all self-hosted state (challenges, spent tokens, rate-limit counters,
-site keys). "Atomic" means across processes and hosts sharing the backend, not only across threads.
-Values are text; callers serialise what they keep. A ``ttl`` of ``None`` keeps an entry until it is
-deleted. Expired entries are never returned and are purged by the store itself, without a cron job.
+A few atomic operations carry all self-hosted state (challenges, spent tokens, rate-limit counters,
+site keys): put with a TTL, take (get-and-delete), claim (set-if-absent), incr within a window, and
+take_counted (validate's counters and take in one call). "Atomic" means across processes and hosts
+sharing the backend, not only across threads. Values are text; callers serialise what they keep. A
+``ttl`` of ``None`` keeps an entry until it is deleted. Expired entries are never returned and are
+purged by the store itself, without a cron job.
 """
 
 from __future__ import annotations
@@ -83,8 +85,8 @@ class Store(Protocol):
 def take_counted_in_parts(
     store: Store, key: str, counters: Sequence[Counter]
 ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
-    """``take_counted`` from ``incr`` and ``take`` in one ``batch`` (for stores where that is
-    already one write)."""
+    """``take_counted`` from ``incr`` and ``take`` inside one ``batch``: one transaction on
+    SQLite; on the memory store each step is atomic on its own, which is all a limit needs."""
     with store.batch():
         counts = [store.incr(counter_key, window) for counter_key, window, _ in counters]
         if any(count > limit for (count, _), (_, _, limit) in zip(counts, counters)):

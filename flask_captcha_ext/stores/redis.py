@@ -1,7 +1,8 @@
 """Redis store: shares CAPTCHA state between worker processes and hosts.
 
 Needs redis-py (``pip install flask-captcha-ext[redis]``) and Redis >= 6.2 (for ``GETDEL``).
-Each of put, get, take, claim and incr is one command or one Lua script: atomic for all clients.
+Each of put, get, take, claim, incr and take_counted is one command or one Lua script: atomic for
+all clients.
 Redis expires keys itself. Socket timeouts are short so an outage answers in about a second
 with :class:`StoreUnavailable`; the pooled connections reconnect once the server is back.
 """
