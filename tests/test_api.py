@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import sys
 import time
 
@@ -43,7 +44,12 @@ def test_generate_image_returns_a_png_and_no_answer(app):
 def test_generate_math_returns_a_question(app):
     data, answer = generate(app, "math")
     assert set(data) == {"captcha_id", "type", "question", "expires_in"}
-    assert answer not in data["question"].split("?")[0].split()[-1:]
+    # The question states the sum; the answer is in the store only, not in the reply.
+    match = re.fullmatch(r"What is (\d+) ([+\u2212]) (\d+)\?", data["question"])
+    assert match, data["question"]
+    a, sign, b = int(match[1]), match[2], int(match[3])
+    assert int(answer) == (a + b if sign == "+" else a - b)
+    assert "answer" not in data
 
 
 def test_right_answer_gives_a_token_that_verifies_once(app):
