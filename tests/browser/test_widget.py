@@ -330,16 +330,16 @@ def test_network_error_is_announced(page: Page, server: LiveServer) -> None:
 def test_challenge_and_token_refresh_before_they_expire(
     page: Page, make_server_with: Callable[..., LiveServer]
 ) -> None:
-    server = make_server_with(CAPTCHA_CHALLENGE_TTL=4, CAPTCHA_TOKEN_TTL=2)
+    server = make_server_with(CAPTCHA_CHALLENGE_TTL=6, CAPTCHA_TOKEN_TTL=5)
     page.goto(server.url + "/")
     widget = Widget(page)
+    solved_at = widget.captcha_id()  # read before solving: the token lives only a few seconds
     widget.solve(server)
-    solved_at = widget.captcha_id()
-    # The token is dropped shortly before its 2 s are up, and a new challenge appears.
+    # The token is dropped shortly before its 5 s are up, and a new challenge appears.
     fresh = widget.next_captcha_id(solved_at)
     assert widget.token() == ""
     expect(widget.status).to_have_text("Your verification expired. Please solve a new challenge.")
-    # An unanswered challenge is replaced shortly before its 4 s are up.
+    # An unanswered challenge is replaced shortly before its 6 s are up.
     widget.next_captcha_id(fresh)
     expect(widget.answer_box).to_be_visible()
 
