@@ -12,7 +12,7 @@ payload is checked by the kind's ``check`` (what ``validate`` runs) many times. 
 median solve time, the median check time and their ratio; the target is check <= 1/1000 of solve.
 ``--node`` also solves them with the ALTCHA widget's own loop (WebCrypto ``subtle.digest``, one
 worker) under Node. The browser figure is measured elsewhere: pass its median with
-``--browser-solve-ms`` (or call ``report_browser(ms)`` from another script) to get that ratio too.
+``--browser-solve-ms`` to get that ratio too.
 
 (b) Throughput: ``bench_validate.py``'s harnesses with pow challenges (a pre-solved payload each
 time: solving is the client's cost, measured in (a)). One app on the SQLite store serves

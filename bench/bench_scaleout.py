@@ -240,7 +240,9 @@ def main() -> None:
         help="validations per round (default 3000; with wrk, bodies ready per round: 20000)",
     )
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=8, help="client threads")
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="client threads (wrk: connections)"
+    )
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument(
         "--client",
