@@ -45,7 +45,9 @@ def looks_like_own_token(token: Any) -> bool:
 
 
 class _CheckedKeyHMAC(HMACAlgorithm):
-    """HS256 whose key PyJWT has checked once, not on every token (that check dominates)."""
+    """HS256 whose key PyJWT has checked once, not on every token it signs (that check dominated
+    issuing, validate's hot path). ``verify`` goes through ``jwt.decode``, which checks it each
+    time (about 11 us of its 60)."""
 
     def __init__(self, secret: bytes) -> None:
         super().__init__(HMACAlgorithm.SHA256)
