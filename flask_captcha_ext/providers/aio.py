@@ -1,8 +1,9 @@
 """The async twin of ``http.HttpClient``, over ``httpx.AsyncClient`` (extra ``[async]``).
 
-Same rules, same ``Reply``: timeouts, a whole-exchange deadline (``asyncio.wait_for``), no
-redirects, verified TLS, the size cap and JSON-only bodies. httpx is imported on first use, so
-apps that never call ``verify_async`` need not install it.
+Same rules, same ``Reply``, same failures (``ServerUnreachable`` for no answer or a 5xx,
+``UnknownError`` for an answer that is no provider's): timeouts, a whole-exchange deadline
+(``asyncio.wait_for``), no redirects, verified TLS, the size cap and JSON-only bodies. httpx is
+imported on first use, so apps that never call ``verify_async`` need not install it.
 
 Event loops: an ``httpx.AsyncClient``'s connections belong to the loop that opened them, so one
 client per running loop is kept (created on first use in that loop, reused by every later call in
@@ -28,6 +29,7 @@ from .http import (
     check_length,
     check_status,
     read_reply,
+    too_large,
 )
 
 
@@ -50,7 +52,7 @@ class AsyncHttpClient:
         self._clients: Dict[int, Tuple[asyncio.AbstractEventLoop, Any]] = {}
 
     async def send(self, call: Call) -> Reply:
-        """Send ``call``; raise ServerUnreachable unless a JSON answer came back in time."""
+        """Send ``call``: its Reply, else ServerUnreachable or UnknownError (as ``HttpClient``)."""
         httpx = _httpx()
         client = self._client()
         try:
@@ -78,9 +80,7 @@ class AsyncHttpClient:
             async for chunk in response.aiter_raw():
                 size += len(chunk)
                 if size > self.options.max_body:
-                    raise ServerUnreachable(
-                        f"the reply is larger than {self.options.max_body} bytes"
-                    )
+                    raise too_large(self.options.max_body)
                 chunks.append(chunk)
         finally:
             await response.aclose()

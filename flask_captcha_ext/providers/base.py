@@ -57,6 +57,9 @@ class BaseProvider:
     score_required: ClassVar[bool] = False
     reports_action: ClassVar[bool] = False
     action_required: ClassVar[bool] = False
+    #: The action the widget sends and the policy expects when neither the call nor the app
+    #: names one (None: no action is expected by default).
+    default_action: ClassVar[Optional[str]] = None
     max_token_length: ClassVar[int] = 8192
     #: Does ``settle`` (a store round trip after a pass) need running?
     settles: ClassVar[bool] = False
@@ -78,6 +81,7 @@ class BaseProvider:
         self.policy = Policy.from_settings(
             settings,
             default_min_score=self.default_min_score,
+            default_action=self.default_action,
             score_required=self.score_required,
             action_required=self.action_required,
             reports_action=self.reports_action,
@@ -112,11 +116,11 @@ class BaseProvider:
             result = self.interpret(self.http.send(call), call)
             if self.settles and result.success:
                 result = self.settle(result, call)
+            return self._policy(result, action, min_score)
         except CaptchaError as exc:
             return self.error(exc)
         except Exception:  # a bug must cost a failed check, never a 500 or a pass
             return self._crashed()
-        return self._policy(result, action, min_score)
 
     async def verify_async(
         self,
@@ -135,13 +139,13 @@ class BaseProvider:
                 result = await asyncio.get_running_loop().run_in_executor(
                     None, self.settle, result, call
                 )
+            return self._policy(result, action, min_score)
         except CaptchaError as exc:
             return self.error(exc)
         except ImportError:
             raise  # httpx is missing: a setup problem to fix, not a failed check
         except Exception:  # a bug must cost a failed check, never a 500 or a pass
             return self._crashed()
-        return self._policy(result, action, min_score)
 
     def _crashed(self) -> VerificationResult:
         log.exception("%s: verification crashed; the check fails", self.name)

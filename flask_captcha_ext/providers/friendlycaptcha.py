@@ -20,12 +20,12 @@ from ..result import (
     UnknownError,
     VerificationResult,
 )
-from ..settings import ConfigError
 from .base import BaseProvider, code_list
 from .http import Call, Reply
 from .policy import host_of, iso_timestamp
 
 if TYPE_CHECKING:
+    from ..settings import Settings
     from ..widget import WidgetOptions
 
 V1_URL = "https://api.friendlycaptcha.com/api/v1/siteverify"
@@ -53,15 +53,11 @@ ERRORS: Dict[str, Type[CaptchaError]] = {
 PRIORITY = (ApiKeyInvalid, TokenMissing, ExpiredOrDuplicate, TokenInvalid)
 
 
-def api_version(settings: Any) -> int:
-    """1 or 2, from CAPTCHA_FRIENDLYCAPTCHA_VERSION or else the verify URL."""
-    version = getattr(settings, "friendlycaptcha_version", None)
-    if version is not None:
-        if version not in (1, 2, "1", "2"):
-            raise ConfigError(f"CAPTCHA_FRIENDLYCAPTCHA_VERSION must be 1 or 2, got {version!r}")
-        return int(version)
-    url = settings.verify_url or ""
-    return 1 if "/api/v1/" in url else 2
+def api_version(settings: Settings) -> int:
+    """1 or 2, from CAPTCHA_FRIENDLYCAPTCHA_VERSION (validated by settings) or the verify URL."""
+    if settings.friendlycaptcha_version is not None:
+        return settings.friendlycaptcha_version
+    return 1 if "/api/v1/" in (settings.verify_url or "") else 2
 
 
 class FriendlyCaptcha(BaseProvider):

@@ -2,10 +2,17 @@
 
 Built once per app in ``build_provider`` and shared by every request and thread: a keep-alive
 connection pool, (connect, read) timeouts on every call plus a whole-reply deadline, no redirects,
-verified TLS, a size cap on replies and a JSON-only body. Anything that is not a readable JSON
-answer from the provider raises ``ServerUnreachable``, the one failure CAPTCHA_FAIL_OPEN may turn
-into a pass; what a provider *says* (4xx with a JSON body, ``success: false``) is left to the
-provider module to judge.
+verified TLS, a size cap on replies and a JSON-only body. A call ends in one of three ways:
+
+- no answer (refused, reset, TLS failure, a timeout or the deadline) or an HTTP 5xx:
+  ``ServerUnreachable``, the one failure CAPTCHA_FAIL_OPEN may turn into a pass;
+- an answer that is no provider's (a redirect, never followed; a 1xx; a reply over the size cap,
+  in an unknown encoding or badly compressed; a 2xx that is not a JSON object): ``UnknownError``,
+  which always fails. Something answered at the verify URL, so this is most likely a wrong
+  CAPTCHA_VERIFY_URL, and fail-open must not turn that into a pass for every token;
+- otherwise (a 2xx JSON object, or a 4xx): a ``Reply``, whose ``data`` is None for a 4xx without
+  a JSON object, left to the provider module to judge like all a provider *says* (``success:
+  false``, an HTTP 403...).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from ..result import ServerUnreachable
+from ..result import ServerUnreachable, UnknownError
 from ..settings import ConfigError
 
 #: Replies larger than this are refused (providers answer with a few hundred bytes).
@@ -117,7 +124,7 @@ class HttpClient:
         self.session = session
 
     def send(self, call: Call) -> Reply:
-        """Send ``call``; raise ServerUnreachable unless a JSON answer came back in time."""
+        """Send ``call``: its Reply, else ServerUnreachable or UnknownError (see above)."""
         opts = self.options
         deadline = time.monotonic() + opts.deadline
         try:
@@ -138,13 +145,13 @@ class HttpClient:
             check_status(response.status_code)
             check_length(response.headers.get("Content-Length"), opts.max_body)
             body = _read(response.raw, deadline, opts)
+            return read_reply(response.status_code, response.headers, body, opts.max_body)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            response.close()
             raise ServerUnreachable(describe(exc)) from None
-        except ServerUnreachable:
+        finally:
+            # Once the body was read to its end the connection is already back in the pool and
+            # this only tidies up; on any other path it drops the half-read connection.
             response.close()
-            raise
-        return read_reply(response.status_code, response.headers, body, opts.max_body)
 
     def close(self) -> None:
         self.session.close()
@@ -166,30 +173,39 @@ def _read(raw: Any, deadline: float, opts: ClientOptions) -> bytes:
             return b"".join(chunks)
         size += len(chunk)
         if size > opts.max_body:
-            raise ServerUnreachable(f"the reply is larger than {opts.max_body} bytes")
+            raise too_large(opts.max_body)
         chunks.append(chunk)
 
 
 def check_status(status: int) -> None:
-    """Redirects, 1xx and 5xx mean we did not reach a working provider."""
-    if 300 <= status < 400:
-        raise ServerUnreachable(f"the provider redirected (HTTP {status}); not followed")
-    if status >= 500 or status < 200:
+    """A 5xx is a provider that is down (unreachable); a redirect or a 1xx is no provider's."""
+    if status >= 500:
         raise ServerUnreachable(f"the provider answered HTTP {status}")
+    if 300 <= status < 400:
+        raise UnknownError(f"the verify URL redirected (HTTP {status}); not followed")
+    if status < 200:
+        raise UnknownError(f"the verify URL answered HTTP {status}")
 
 
 def check_length(value: Optional[str], limit: int) -> None:
-    if value and value.strip().isdigit() and int(value) > limit:
-        raise ServerUnreachable(f"the reply is larger than {limit} bytes")
+    """Refuse a reply whose Content-Length announces more than ``limit`` bytes."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit() and int(value) > limit:
+        raise too_large(limit)
+
+
+def too_large(limit: int) -> UnknownError:
+    return UnknownError(f"the reply is larger than {limit} bytes")
 
 
 def read_reply(status: int, headers: Mapping[str, str], body: bytes, limit: int) -> Reply:
-    """Decode and parse a body; a 2xx must be a JSON object, a 4xx may carry one."""
+    """Decode and parse a body; a 2xx must be a JSON object (else UnknownError), a 4xx may
+    carry one (else ``Reply(status, None)``)."""
     body = _decode(headers.get("Content-Encoding", ""), body, limit)
     data = _json_object(headers.get("Content-Type", ""), body)
     if isinstance(data, str):
         if status < 300:
-            raise ServerUnreachable(data)
+            raise UnknownError(data)
         return Reply(status, None)
     return Reply(status, data)
 
@@ -200,14 +216,14 @@ def _decode(encoding: str, body: bytes, limit: int) -> bytes:
     if encoding in ("", "identity"):
         return body
     if encoding not in ("gzip", "x-gzip", "deflate"):
-        raise ServerUnreachable(f"the reply uses an unsupported encoding {encoding!r}")
+        raise UnknownError(f"the reply uses an unsupported encoding {encoding!r}")
     try:
         inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # zlib or gzip header
         out = inflater.decompress(body, limit + 1)
     except zlib.error:
-        raise ServerUnreachable("the reply is not valid compressed data") from None
+        raise UnknownError("the reply is not valid compressed data") from None
     if len(out) > limit or inflater.unconsumed_tail:
-        raise ServerUnreachable(f"the reply is larger than {limit} bytes once decompressed")
+        raise UnknownError(f"the reply is larger than {limit} bytes once decompressed")
     return out
 
 

@@ -28,7 +28,7 @@ CLOCK_SKEW = timedelta(seconds=300)
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 
 
@@ -38,6 +38,8 @@ class Policy:
 
     ``default_min_score`` applies when neither the call nor the app sets a threshold;
     ``score_required``: a reply without a score fails (reCAPTCHA v3, TrustCaptcha);
+    ``default_action`` is expected when neither the call nor the app names an action (reCAPTCHA
+    v3: the action its widget sends by default);
     ``action_required``: a reply without an action fails when one is expected (v3, Turnstile);
     providers that never report actions ignore the expected action.
     """
@@ -47,6 +49,7 @@ class Policy:
     hostnames: Optional[Tuple[str, ...]] = None
     max_age: Optional[float] = None
     default_min_score: Optional[float] = None
+    default_action: Optional[str] = None
     score_required: bool = False
     action_required: bool = False
     reports_action: bool = True
@@ -57,7 +60,7 @@ class Policy:
             min_score=settings.min_score,
             action=settings.action,
             hostnames=settings.hostnames,
-            max_age=getattr(settings, "max_age", None),
+            max_age=settings.max_age,
             **rules,
         )
 
@@ -92,7 +95,9 @@ class Policy:
         return []
 
     def _action(self, got: Optional[str], wanted: Optional[str]) -> List[str]:
-        wanted = wanted if wanted is not None else self.action
+        wanted = next(
+            (a for a in (wanted, self.action, self.default_action) if a is not None), None
+        )
         if not wanted or not self.reports_action:
             return []
         if not got:
@@ -164,18 +169,19 @@ def parse_timestamp(value: Any) -> Optional[datetime]:
         return None
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     micro = int((fraction or "0")[:6].ljust(6, "0"))
-    tz = timezone.utc
-    if zone and zone.upper() != "Z":
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
     try:
+        tz = timezone.utc
+        if zone and zone.upper() != "Z":
+            sign = -1 if zone[0] == "-" else 1
+            digits = zone[1:].replace(":", "")
+            # timezone() refuses offsets of a day or more ("+99:00"): unreadable, like a bad date.
+            tz = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
         stamp = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tz
         )
-    except ValueError:
+        return stamp.astimezone(timezone.utc)  # OverflowError at the ends of the calendar
+    except (ValueError, OverflowError):
         return None
-    return stamp.astimezone(timezone.utc)
 
 
 def iso_timestamp(value: Any) -> Optional[str]:

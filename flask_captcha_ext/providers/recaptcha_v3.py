@@ -2,13 +2,15 @@
 
 The widget loads ``api.js?render=<site key>`` and, on submit, asks ``grecaptcha.execute`` for a
 token with the action (tokens live two minutes, so not earlier). The reply must carry a score
-(default threshold 0.5, Google's advice) and, when an action is expected, that action.
+(default threshold 0.5, Google's advice) and the expected action: the call's, else CAPTCHA_ACTION,
+else ``submit``, the action the widget sends when neither names one (so a token minted for some
+other action on another page never passes by default).
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Dict
+from typing import TYPE_CHECKING, Any, ClassVar, Dict
 
 from .recaptcha import RecaptchaV2
 
@@ -27,12 +29,13 @@ class RecaptchaV3(RecaptchaV2):
     score_required = True
     reports_action = True
     action_required = True
+    default_action: ClassVar[str] = "submit"
 
     def widget_mode(self, options: WidgetOptions) -> str:
         return "score"
 
     def widget_extra(self, options: WidgetOptions) -> Dict[str, Any]:
-        action = options.action or self.settings.action or "submit"
+        action = options.action or self.settings.action or self.default_action
         if not ACTION.match(action):
             raise ValueError(
                 f"reCAPTCHA v3 actions may only hold letters, digits, '/' and '_' (got {action!r})"

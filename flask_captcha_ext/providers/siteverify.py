@@ -17,7 +17,7 @@ from ..result import (
     UnknownError,
     VerificationResult,
 )
-from .base import BaseProvider, code_list, number, text
+from .base import BaseProvider, code_list, human_score, number, text
 from .http import Call, Reply
 from .policy import iso_timestamp
 
@@ -102,10 +102,8 @@ class SiteverifyProvider(BaseProvider):
         return self.reject(classify(codes, reply.status), codes, raw=data)
 
     def score(self, data: Dict[str, Any]) -> Optional[float]:
-        value = number(data.get("score"))
-        if value is None or self.score_is_human:
-            return value
-        return round(1.0 - value, 6)
+        value = data.get("score")
+        return number(value) if self.score_is_human else human_score(value)
 
 
 class CheckboxSiteverifyProvider(SiteverifyProvider):

@@ -14,12 +14,14 @@ Failover policy (TrustCaptcha's "failover behavior"):
 
 - we cannot reach TrustCaptcha: ServerUnreachable, so CAPTCHA_FAIL_OPEN decides (as everywhere);
 - the widget claims an outage (``clientFailover``): the claim is forwarded
-  (``?clientFailover=true``) so the gateway can judge it. HTTP 412 (no outage known) always fails,
-  ``client-reported-unreachable``, whatever CAPTCHA_FAIL_OPEN says;
-- the gateway decided during a failover (``gatewayFailoverActive``, or a confirmed client claim):
-  that is a pass nobody really checked, so it counts like an unreachable provider: it passes,
-  flagged ``fail_open``, only when CAPTCHA_FAIL_OPEN is on, and fails (``gateway-failover``)
-  otherwise.
+  (``?clientFailover=true``) so the gateway can judge it, and that is all it does: the token is
+  unsigned JSON the browser writes, so a bot could add the flag. HTTP 412 (no outage known) always
+  fails, ``client-reported-unreachable``, whatever CAPTCHA_FAIL_OPEN says; any other reply is
+  judged on what it says, score included;
+- the gateway says it decided during a failover (``gatewayFailoverActive``, also its way of
+  confirming a client's claim): that is a pass nobody really checked, so it counts like an
+  unreachable provider: it passes, flagged ``fail_open``, only when CAPTCHA_FAIL_OPEN is on, and
+  fails (``gateway-failover``) otherwise.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import base64
 import binascii
 import json
 import re
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Dict, Optional, Type
 from urllib.parse import quote
@@ -114,12 +117,11 @@ class TrustCaptcha(BaseProvider):
     def build_call(self, token: str, remote_ip: Optional[str]) -> Call:
         data = decode_token(token)
         vid = data["verificationId"]
-        failover = data.get("clientFailover") is True
         url = f"{self.url}/v2/verifications/{quote(vid, safe='')}/results"
-        if failover:
+        if data.get("clientFailover") is True:  # forwarded for the gateway to judge, never trusted
             url += "?clientFailover=true"
         headers = {"Authorization": f"Bearer {self.settings.secret_key}"}
-        return Call("GET", url, headers=headers, context={"id": vid, "client_failover": failover})
+        return Call("GET", url, headers=headers, context={"id": vid})
 
     def interpret(self, reply: Reply, call: Call) -> VerificationResult:
         data = reply.data or {}
@@ -144,24 +146,15 @@ class TrustCaptcha(BaseProvider):
             challenge_ts=iso_timestamp(data.get("verificationFinishedAt")),
             raw=data,
         )
-        failover = data.get("gatewayFailoverActive") is True or call.context["client_failover"]
-        if not failover:
+        # Only the gateway's word makes a failover: the client's claim is not evidence.
+        if data.get("gatewayFailoverActive") is not True:
             return result
         if not self.settings.fail_open:
             return self.reject(
                 UnknownError("the result was decided during a failover", code=GATEWAY_FAILOVER),
                 raw=data,
             )
-        return VerificationResult(
-            success=True,
-            provider=self.name,
-            score=result.score,
-            hostname=result.hostname,
-            challenge_ts=result.challenge_ts,
-            error_codes=(GATEWAY_FAILOVER,),
-            fail_open=True,
-            raw=data,
-        )
+        return replace(result, error_codes=(GATEWAY_FAILOVER,), fail_open=True)
 
     def settle(self, result: VerificationResult, call: Call) -> VerificationResult:
         """Spend the verification id once in our store (TrustCaptcha may hand it out again)."""
@@ -182,8 +175,7 @@ class TrustCaptcha(BaseProvider):
         return result
 
     def widget_extra(self, options: WidgetOptions) -> Dict[str, Any]:
-        theme = {"light": "light", "dark": "dark"}.get(options.theme)
-        return {"theme": theme, "language": text(options.language)}
+        return {"theme": self.light_or_dark(options), "language": text(options.language)}
 
 
 def _seconds_until(value: Any) -> Optional[float]:

@@ -33,7 +33,6 @@ def pytest_collection_modifyitems(items: Any) -> None:
 
 @dataclass(frozen=True)
 class TLS:
-    ca: trustme.CA
     server_context: ssl.SSLContext
     ca_path: str
 
@@ -46,7 +45,7 @@ def tls(tmp_path_factory: Any) -> TLS:
     cert.configure_cert(context)
     path = tmp_path_factory.mktemp("ca") / "ca.pem"
     ca.cert_pem.write_to_path(str(path))
-    return TLS(ca, context, str(path))
+    return TLS(context, str(path))
 
 
 @dataclass
@@ -102,17 +101,6 @@ def make_settings(provider: str, **config: Any) -> Settings:
     return load_settings(values, testing=True)
 
 
-class ExtraSettings:
-    """Settings plus attributes the lead has not added yet (max_age, friendlycaptcha_version)."""
-
-    def __init__(self, settings: Settings, **extra: Any) -> None:
-        self._settings = settings
-        self.__dict__.update(extra)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._settings, name)
-
-
 @pytest.fixture
 def make(fake: Fake) -> Callable[..., BaseProvider]:
     """Build the provider for a fake variant: ``make("hcaptcha", fail_open=True, url=...)``."""
@@ -124,14 +112,11 @@ def make(fake: Fake) -> Callable[..., BaseProvider]:
         url: Optional[str] = None,
         ca: bool = True,
         store: bool = True,
-        extra: Optional[dict] = None,
         **config: Any,
     ) -> BaseProvider:
         name = VARIANTS[variant][0]
         config.setdefault("verify_url", url or fake.url(variant, scheme))
-        settings: Any = make_settings(name, **config)
-        if extra:
-            settings = ExtraSettings(settings, **extra)
+        settings = make_settings(name, **config)
         service = SimpleNamespace(store=open_store("memory://")) if store else None
         provider = build_provider(settings, service, ca_bundle=fake.ca_path if ca else None)
         assert isinstance(provider, BaseProvider)
@@ -160,5 +145,4 @@ def verify(request: Any) -> Runner:
 
         return asyncio.run(go())
 
-    run.mode = request.param  # type: ignore[attr-defined]
     return run

@@ -49,9 +49,10 @@ class Ticket:
     variant: str
     passed: bool = True
     score: Optional[float] = 0.9  # higher = more human; the fake converts to the provider's scale
-    action: str = "login"
+    action: str = "submit"  # what reCAPTCHA v3's widget sends when the page names no action
     hostname: str = "example.com"
     age: float = 2.0
+    stamp: Optional[str] = None  # the timestamp text to report instead of "age seconds ago"
     expired: bool = False
     unfinished: bool = False
     failover: Optional[str] = None  # trustcaptcha: "gateway", "client-confirmed", "client-denied"
@@ -127,6 +128,11 @@ def iso(age: float, fraction: bool = True) -> str:
     moment = datetime.now(timezone.utc) - timedelta(seconds=age)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     return text + (f".{moment.microsecond // 1000:03d}Z" if fraction else "Z")
+
+
+def solved_at(ticket: Ticket, fraction: bool = True) -> str:
+    """When the ticket's challenge was solved, as the provider reports it."""
+    return ticket.stamp if ticket.stamp is not None else iso(ticket.age, fraction)
 
 
 def bot(ticket: Ticket) -> Optional[float]:
@@ -302,7 +308,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"success": False, "error-codes": [code]})
         data: Dict[str, Any] = {
             "success": True,
-            "challenge_ts": iso(ticket.age),
+            "challenge_ts": solved_at(ticket),
             "hostname": ticket.hostname,
         }
         if prefix == "recaptcha_v3":
@@ -340,7 +346,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, self._frc(v1, code))
         if v1:
             return self.reply(200, {"success": True, "errors": []})
-        challenge = {"timestamp": iso(ticket.age), "origin": f"https://{ticket.hostname}"}
+        challenge = {"timestamp": solved_at(ticket), "origin": f"https://{ticket.hostname}"}
         data = {"event_id": "ev_1", "challenge": challenge, "risk_intelligence": None}
         self.reply(200, {"success": True, "data": data})
 
@@ -390,7 +396,7 @@ class Handler(BaseHTTPRequestHandler):
                 "origin": f"https://{ticket.hostname}",
                 "ipAddress": "203.0.113.7",
                 "verificationStartedAt": iso(ticket.age + 3),
-                "verificationFinishedAt": iso(ticket.age),
+                "verificationFinishedAt": solved_at(ticket),
                 "resultExpiresAt": iso(-600),
             },
         )
@@ -419,7 +425,7 @@ class Handler(BaseHTTPRequestHandler):
                 "hostname": ticket.hostname,
                 "action": ticket.action,
                 "timestamp": stamp,
-                "challenge_ts": iso(ticket.age, fraction=False),
+                "challenge_ts": solved_at(ticket, fraction=False),
                 "error_codes": [],
             }
             return self.reply(200, {"success": True, "data": inner})

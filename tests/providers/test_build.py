@@ -10,7 +10,7 @@ from flask_captcha_ext.providers import REGISTRY, BaseProvider, build_provider, 
 from flask_captcha_ext.providers.friendlycaptcha import api_version
 from flask_captcha_ext.settings import PROVIDERS, ConfigError
 
-from .conftest import ExtraSettings, make_settings
+from .conftest import make_settings
 
 
 def test_every_provider_is_registered():
@@ -41,10 +41,11 @@ def test_fallback_adds_the_self_hosted_field():
     assert provider.response_fields[0] == "h-captcha-response"
 
 
-def test_missing_secret_fails_without_a_request():
-    provider = build_provider(make_settings("recaptcha", secret_key=None))
-    result = provider.verify("some-token")
-    assert result.error_codes == ("missing-input-secret",)
+def test_missing_secret_fails_without_a_request(fake, make, verify):
+    provider = make("recaptcha", secret_key=None)
+    result = verify(provider, fake.issue("recaptcha"))
+    assert not result.success and result.error_codes == ("missing-input-secret",)
+    assert fake.state.seen == []
 
 
 def test_verify_url_needs_a_host():
@@ -73,12 +74,16 @@ def test_friendlycaptcha_version():
     v1_url = "https://api.friendlycaptcha.com/api/v1/siteverify"
     assert api_version(make_settings("friendlycaptcha")) == 2
     assert api_version(make_settings("friendlycaptcha", verify_url=v1_url)) == 1
-    forced = ExtraSettings(make_settings("friendlycaptcha"), friendlycaptcha_version=1)
+    forced = make_settings("friendlycaptcha", friendlycaptcha_version=1)
+    assert api_version(forced) == 1
     provider = build_provider(forced)
     assert provider.url == v1_url
     assert provider.response_fields[0] == "frc-captcha-solution"
+    # The setting wins over the URL, both ways.
+    v2_forced = make_settings("friendlycaptcha", verify_url=v1_url, friendlycaptcha_version=2)
+    assert api_version(v2_forced) == 2
     with pytest.raises(ConfigError, match="CAPTCHA_FRIENDLYCAPTCHA_VERSION"):
-        build_provider(ExtraSettings(make_settings("friendlycaptcha"), friendlycaptcha_version=3))
+        make_settings("friendlycaptcha", friendlycaptcha_version=3)
 
 
 def test_gkcaptcha_api_url_from_the_environment(fake, make, verify, monkeypatch):
@@ -99,6 +104,19 @@ def test_a_crash_inside_a_provider_fails_the_check(fake, make, verify, monkeypat
         raise KeyError("bug")
 
     monkeypatch.setattr(provider, "interpret", broken)
+    result = verify(provider, fake.issue("recaptcha"))
+    assert not result.success and result.error_codes == ("unknown-error",)
+    assert "crashed" in caplog.text
+
+
+def test_a_crash_inside_the_policy_fails_the_check(fake, make, verify, monkeypatch, caplog):
+    provider = make("recaptcha")
+
+    class BrokenPolicy:
+        def check(self, result, **kwargs):
+            raise ValueError("bug")
+
+    monkeypatch.setattr(provider, "policy", BrokenPolicy())
     result = verify(provider, fake.issue("recaptcha"))
     assert not result.success and result.error_codes == ("unknown-error",)
     assert "crashed" in caplog.text

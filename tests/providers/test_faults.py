@@ -4,6 +4,10 @@ Every fault runs against every provider, sync and async. Faults are made by the 
 dripping, 5xx, non-JSON, wrong content type, oversized, redirect, reset...) or by the address
 (a refused port; a listener whose accept queue is full, so connecting times out). All traffic
 stays on 127.0.0.1.
+
+Two kinds: no answer or a 5xx is "unreachable" (``server-unreachable``; CAPTCHA_FAIL_OPEN may pass
+it); an answer that is no provider's (a redirect, a 2xx that is not a JSON object, an oversized or
+undecodable body) is most likely a wrong CAPTCHA_VERIFY_URL and always fails (``unknown-error``).
 """
 
 from __future__ import annotations
@@ -16,11 +20,10 @@ import pytest
 from .conftest import FAULT_TIMEOUT
 from .fakes import VARIANTS, free_port
 
-SERVER_FAULTS = [
-    "slow",
-    "drip",
-    "500",
-    "503-html",
+#: The provider did not answer in time, or answered 5xx: unreachable.
+UNREACHABLE_FAULTS = ["slow", "drip", "500", "503-html", "reset"]
+#: Something answered, but not as a provider: always a failure.
+UNUSABLE_FAULTS = [
     "html",
     "wrong-type",
     "not-json",
@@ -31,8 +34,8 @@ SERVER_FAULTS = [
     "big-nolength",
     "gzip-bomb",
     "redirect",
-    "reset",
 ]
+SERVER_FAULTS = UNREACHABLE_FAULTS + UNUSABLE_FAULTS
 ADDRESS_FAULTS = ["refused", "connect-timeout"]
 #: What a check may take at most: connect + read timeouts plus half a second.
 LIMIT = sum(FAULT_TIMEOUT) + 0.5
@@ -56,11 +59,12 @@ def test_fault_fails_closed_in_time(variant, fault, fake, make, blackhole, verif
     result = verify(provider, token)
     elapsed = time.monotonic() - started
     assert not result.success and not result.fail_open, (elapsed, result)
-    assert result.error_codes == ("server-unreachable",), (elapsed, result)
+    code = "unknown-error" if fault in UNUSABLE_FAULTS else "server-unreachable"
+    assert result.error_codes == (code,), (elapsed, result)
     assert elapsed < LIMIT, f"{fault} took {elapsed:.2f} s: {result}"
 
 
-@pytest.mark.parametrize("fault", SERVER_FAULTS + ADDRESS_FAULTS)
+@pytest.mark.parametrize("fault", UNREACHABLE_FAULTS + ADDRESS_FAULTS)
 def test_fault_passes_flagged_with_fail_open(fault, fake, make, blackhole, verify, caplog):
     provider = _provider("recaptcha_v3", fault, fake, make, blackhole, fail_open=True)
     started = time.monotonic()
@@ -71,6 +75,18 @@ def test_fault_passes_flagged_with_fail_open(fault, fake, make, blackhole, verif
     assert result.error_codes == ("server-unreachable",)
     assert result.score is None  # nothing was checked: no score to trust
     assert "CAPTCHA_FAIL_OPEN" in caplog.text
+
+
+@pytest.mark.parametrize("fault", UNUSABLE_FAULTS)
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_a_reply_that_is_no_providers_fails_even_with_fail_open(
+    variant, fault, fake, make, blackhole, verify
+):
+    """A wrong CAPTCHA_VERIFY_URL (a web page, a redirect) must not pass every token."""
+    provider = _provider(variant, fault, fake, make, blackhole, fail_open=True)
+    result = verify(provider, fake.issue(variant))
+    assert not result.success and not result.fail_open, result
+    assert result.error_codes == ("unknown-error",)
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))

@@ -10,11 +10,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from flask_captcha_ext.providers import build_provider
+from flask_captcha_ext.providers.http import check_length
+from flask_captcha_ext.result import UnknownError
 from flask_captcha_ext.settings import ConfigError
 
-from .conftest import make_settings
+from .conftest import FAULT_TIMEOUT, make_settings
 from .fakes import free_port
 
 
@@ -162,6 +165,55 @@ def test_verify_async_without_httpx_says_what_to_install(fake, make, monkeypatch
     with pytest.raises(ImportError, match=r"flask-captcha-ext\[async\]"):
         asyncio.run(provider.verify_async(fake.issue("recaptcha")))
     assert provider.verify(fake.issue("recaptcha")).success  # sync needs no httpx
+
+
+@pytest.mark.parametrize("fault", [None, "redirect", "500", "html", "big", "reset"])
+def test_the_reply_is_closed_on_every_path(fault, fake, make, monkeypatch):
+    closed = []
+    real_close = requests.Response.close
+
+    def close(self):
+        closed.append(self.status_code)
+        real_close(self)
+
+    monkeypatch.setattr(requests.Response, "close", close)
+    fake.state.fault = fault
+    provider = make("recaptcha", timeout=FAULT_TIMEOUT)
+    result = provider.verify(fake.issue("recaptcha"))
+    assert result.success is (fault is None)
+    # A reset leaves no response to close; requests itself also closes a redirect.
+    assert bool(closed) is (fault != "reset"), closed
+
+
+def test_a_closed_reply_keeps_its_connection_for_the_next_call(fake, make):
+    provider = make("recaptcha")
+    for _ in range(3):
+        assert provider.verify(fake.issue("recaptcha")).success
+    fake.state.fault = "html"
+    assert not provider.verify(fake.issue("recaptcha")).success
+    assert fake.state.connections == 1
+
+
+@pytest.mark.parametrize(
+    "value, too_big",
+    [
+        (None, False),
+        ("", False),
+        ("10", False),
+        (" 11 ", True),
+        ("99999999999999999999", True),
+        ("\u00b2", False),  # superscript two: isdigit() but not a number int() reads
+        ("\u0661\u0662", False),  # Arabic-Indic digits: not a valid HTTP Content-Length
+        ("-1", False),
+        ("1e9", False),
+    ],
+)
+def test_check_length(value, too_big):
+    if too_big:
+        with pytest.raises(UnknownError, match="larger than 10 bytes"):
+            check_length(value, 10)
+    else:
+        check_length(value, 10)
 
 
 @pytest.mark.parametrize("bad", [False, 0, True])

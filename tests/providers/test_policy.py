@@ -53,6 +53,17 @@ def test_actions():
     assert Policy(action="login", reports_action=False).check(ok(action="x")).success
 
 
+def test_default_action_applies_when_neither_call_nor_app_names_one():
+    policy = Policy(default_action="submit", action_required=True)
+    assert policy.check(ok(action="submit")).success
+    assert policy.check(ok(action="login")).error_codes == ("action-mismatch",)
+    assert policy.check(ok()).error_codes == ("action-mismatch",)
+    assert policy.check(ok(action="login"), action="login").success  # the call's action wins
+    app = Policy(action="login", default_action="submit", action_required=True)
+    assert app.check(ok(action="login")).success  # then the app's
+    assert app.check(ok(action="submit")).error_codes == ("action-mismatch",)
+
+
 def test_every_failure_gets_its_code():
     policy = Policy(min_score=0.5, action="a", hostnames=("h.test",), max_age=10)
     result = policy.check(
@@ -113,9 +124,32 @@ def test_parse_timestamp(value, expected):
     assert parse_timestamp(value) == expected
 
 
-@pytest.mark.parametrize("value", [None, "", "yesterday", "2025-13-01T00:00:00Z", True, [], 1e30])
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "",
+        "yesterday",
+        "2025-13-01T00:00:00Z",
+        True,
+        [],
+        1e30,
+        "2026-01-01T00:00:00+99:00",  # an offset of a day or more
+        "2026-01-01T00:00:00-24:00",
+        "2026-01-01T00:00:00+23:60",
+        "0001-01-01T00:00:00+05:00",  # before the first representable UTC moment
+        "9999-12-31T23:59:59-05:00",  # after the last
+        "2026-01-01T00:00:00+\u0661\u0662:00",  # non-ASCII digits
+    ],
+)
 def test_unreadable_timestamps(value):
     assert parse_timestamp(value) is None
+
+
+@pytest.mark.parametrize("stamp", ["2025-03-01T12:00:00+99:00", "0001-01-01T00:00:00+05:00"])
+def test_an_impossible_offset_fails_the_age_check(stamp):
+    result = Policy(max_age=120).check(ok(challenge_ts=stamp), now=NOW)
+    assert not result.success and result.error_codes == ("challenge-ts-invalid",)
 
 
 def test_iso_timestamp():

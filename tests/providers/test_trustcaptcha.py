@@ -98,6 +98,23 @@ def test_failover_results_pass_flagged_with_fail_open(kind, fake, make, verify):
     assert result.error_codes == ("gateway-failover",)
 
 
+def forged_claim(issued: str) -> str:
+    """``issued`` with a ``clientFailover`` claim added, as a bot can (the token is unsigned)."""
+    return token(dict(json.loads(base64.b64decode(issued)), clientFailover=True))
+
+
+@pytest.mark.parametrize("fail_open", [False, True])
+def test_a_client_failover_claim_alone_is_no_failover(fail_open, fake, make, verify):
+    """The gateway answered normally (no gatewayFailoverActive): the score still counts."""
+    provider = make("trustcaptcha", fail_open=fail_open, min_score=0.5)
+    result = verify(provider, forged_claim(fake.issue("trustcaptcha", score=0.1)))  # bot 0.9
+    assert not result.success and not result.fail_open
+    assert result.error_codes == ("score-too-low",)
+    assert fake.state.seen[0].path.endswith("/results?clientFailover=true")  # still forwarded
+    human = verify(provider, forged_claim(fake.issue("trustcaptcha", score=0.9)))
+    assert human.success and not human.fail_open and human.error_codes == ()
+
+
 def test_failover_results_still_honour_the_hostname(fake, make, verify):
     provider = make("trustcaptcha", fail_open=True, hostnames=["example.com"])
     ticket = fake.issue("trustcaptcha", failover="gateway", hostname="evil.test")

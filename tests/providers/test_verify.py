@@ -21,7 +21,8 @@ ALL = pytest.mark.parametrize("variant", list(VARIANTS))
 @ALL
 def test_pass(variant, fake, make, verify):
     provider = make(variant)
-    result = verify(provider, fake.issue(variant), remote_ip="203.0.113.9", action="login")
+    ticket = fake.issue(variant, action="login")
+    result = verify(provider, ticket, remote_ip="203.0.113.9", action="login")
     assert result.success, result
     assert not result.fail_open and result.error_codes == ()
     assert result.provider == VARIANTS[variant][0]
@@ -143,7 +144,7 @@ def test_bad_secret(variant, fake, make, verify, caplog):
 
 @ALL
 def test_challenge_too_old(variant, fake, make, verify):
-    provider = make(variant, extra={"max_age": 60})
+    provider = make(variant, max_age=60)
     fresh = verify(provider, fake.issue(variant, age=5))
     stale = verify(provider, fake.issue(variant, age=600))
     if variant in NO_TIMESTAMP:
@@ -151,6 +152,15 @@ def test_challenge_too_old(variant, fake, make, verify):
     else:
         assert fresh.success, fresh
         assert stale.error_codes == ("challenge-too-old",)
+
+
+@pytest.mark.parametrize("variant", sorted(set(VARIANTS) - NO_TIMESTAMP - {"gk_sdk"}))
+@pytest.mark.parametrize("stamp", ["2026-01-01T00:00:00+99:00", "0001-01-01T00:00:00+05:00"])
+def test_an_impossible_timestamp_fails_the_age_check(variant, stamp, fake, make, verify):
+    """A reply's timestamp we cannot place in time is refused, never an exception (a 500)."""
+    provider = make(variant, max_age=60)
+    result = verify(provider, fake.issue(variant, stamp=stamp))
+    assert not result.success and result.error_codes == ("challenge-ts-invalid",)
 
 
 @ALL
@@ -193,6 +203,18 @@ def test_v3_needs_a_score_and_defaults_to_half(fake, make, verify):
     assert low.error_codes == ("score-too-low",)
 
 
+def test_v3_expects_the_widgets_default_action(fake, make, verify):
+    """No action from the call or CAPTCHA_ACTION: v3 expects "submit", what its widget sends."""
+    provider = make("recaptcha_v3")
+    assert verify(provider, fake.issue("recaptcha_v3", action="submit")).success
+    elsewhere = verify(provider, fake.issue("recaptcha_v3", action="login"))
+    assert elsewhere.error_codes == ("action-mismatch",)
+    assert verify(provider, fake.issue("recaptcha_v3", action="login"), action="login").success
+    configured = make("recaptcha_v3", action="login")
+    assert verify(configured, fake.issue("recaptcha_v3", action="login")).success
+    assert not verify(configured, fake.issue("recaptcha_v3", action="submit")).success
+
+
 def test_hcaptcha_without_enterprise_score_passes_a_threshold(fake, make, verify):
     provider = make("hcaptcha", min_score=0.7)
     assert verify(provider, fake.issue("hcaptcha", score=None)).success
@@ -210,15 +232,13 @@ def test_what_we_send(fake, make, verify):
 
 
 def test_headers_carry_keys_where_protocols_want_them(fake, make, verify):
-    verify(make("friendly_v2"), fake.issue("friendly_v2"))
+    friendly_token = fake.issue("friendly_v2")
+    verify(make("friendly_v2"), friendly_token)
     verify(make("gk_docs"), fake.issue("gk_docs"), remote_ip="198.51.100.4")
     verify(make("trustcaptcha"), fake.issue("trustcaptcha"))
     friendly, gk, trust = fake.state.seen
     assert friendly.headers["X-API-Key"] == "fake-secret-0123456789"
-    assert json.loads(friendly.body) == {
-        "response": json.loads(friendly.body)["response"],
-        "sitekey": "fake-site-key",
-    }
+    assert json.loads(friendly.body) == {"response": friendly_token, "sitekey": "fake-site-key"}
     assert gk.headers["Authorization"] == "Bearer fake-secret-0123456789"
     assert json.loads(gk.body)["clientIP"] == "198.51.100.4"
     assert trust.method == "GET" and trust.body == b""

@@ -11,6 +11,7 @@ from flask import Flask, render_template_string
 
 from flask_captcha_ext import CaptchaExt
 from flask_captcha_ext.providers.glue import GLUE_JS
+from flask_captcha_ext.providers.recaptcha_v3 import RecaptchaV3
 
 EVIL_KEY = 'k"><script>alert(1)</script>&'
 
@@ -170,6 +171,10 @@ def test_v3_action_and_execute_flow():
     assert page.find("script", data_fce_init=box["id"])
     default = Page(render("recaptcha_v3", "", CAPTCHA_ACTION="signup"))
     assert default.with_attr("data-fce-mode")[0]["data-fce-action"] == "signup"
+    # No action anywhere: the one the server-side policy expects by default.
+    bare = Page(render("recaptcha_v3", 'nonce="n"'))
+    assert bare.with_attr("data-fce-mode")[0]["data-fce-action"] == RecaptchaV3.default_action
+    assert RecaptchaV3.default_action == "submit"
 
 
 @pytest.mark.parametrize("provider", ["recaptcha_v3", "turnstile"])
