@@ -13,6 +13,7 @@ import base64
 import gzip
 import hmac
 import json
+import random
 import secrets
 import socket
 import ssl
@@ -25,8 +26,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Set, Tuple
 from urllib.parse import parse_qs, urlsplit
 
+# Re-exported: test_http.py and test_faults.py import free_port from here.
+from tests.support import free_port  # noqa: F401
+
 SECRET = "fake-secret-0123456789"
 SITE_KEY = "fake-site-key"
+#: 10 MB of JSON gzipped to about 10 kB, made once: compressing per request is slow enough on a
+#: busy machine to make the fake miss the client's timeout, which would test nothing.
+GZIP_BOMB = gzip.compress(b'{"success": true, "pad": "' + b"0" * 10_000_000 + b'"}')
+#: Bytes that are no protocol at all (not starting with "H": no status line could follow).
+NOISE = bytes([0x8F]) + random.Random(7).randbytes(63)
 
 #: Variant -> (CAPTCHA_PROVIDER, path of the verify URL on the fake).
 VARIANTS: Dict[str, Tuple[str, str]] = {
@@ -78,6 +87,8 @@ class FakeState:
     used: Set[str] = field(default_factory=set)
     fault: Optional[str] = None
     delay: float = 2.0
+    #: Seconds between the bytes of a trickled status line and headers ("trickle-head").
+    drip_every: float = 0.1
     retrieval_limit: int = 3
     connections: int = 0
     seen: List[Seen] = field(default_factory=list)
@@ -90,6 +101,7 @@ class FakeState:
             self.seen.clear()
             self.fault = None
             self.delay = 2.0
+            self.drip_every = 0.1
             self.retrieval_limit = 3
             self.connections = 0
 
@@ -156,6 +168,39 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
         pass
+
+    def handle(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket) or self._speaks_http():
+            super().handle()
+
+    def _speaks_http(self) -> bool:
+        """On the plain port, answer 400 at once to a first byte no request starts with (a TLS
+        ClientHello), as web servers do, instead of waiting for a line end that may never come."""
+        try:
+            first = self.request.recv(1, socket.MSG_PEEK)
+        except OSError:
+            return False
+        if first.isalpha() and first.isupper():
+            return True
+        if first:
+            try:
+                self.request.recv(65536)
+                self.request.sendall(
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+                self._linger()
+            except OSError:
+                pass
+        return False
+
+    def _linger(self) -> None:
+        """Say nothing more, but keep the connection until the client hangs up (or 10 s)."""
+        self.close_connection = True
+        try:
+            while self.request.recv(65536):
+                pass
+        except OSError:
+            pass
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -258,13 +303,29 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b'{"success": true, "pad": "' + b"x" * 100_000 + b'"}')
             self.close_connection = True
         elif fault == "gzip-bomb":
-            payload = gzip.compress(b'{"success": true, "pad": "' + b"0" * 10_000_000 + b'"}')
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Encoding", "gzip")
-            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Length", str(len(GZIP_BOMB)))
             self.end_headers()
-            self.wfile.write(payload)
+            self.wfile.write(GZIP_BOMB)
+        elif fault == "gzip-bomb-stall":
+            # Half a bomb, then silence: the half already proves the reply bogus, so the client
+            # must not wait for the rest (and let its deadline call it unreachable).
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(GZIP_BOMB)))
+            self.end_headers()
+            self.wfile.write(GZIP_BOMB[: len(GZIP_BOMB) // 2])
+            self._linger()
+        elif fault == "html-stall":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "4000")
+            self.end_headers()
+            self.wfile.write(b"<html><body>")
+            self._linger()
         elif fault == "gzip-ok":
             reply = {"success": True, "challenge_ts": iso(1), "hostname": "example.com"}
             payload = gzip.compress(json.dumps(reply).encode())
@@ -282,6 +343,41 @@ class Handler(BaseHTTPRequestHandler):
         elif fault == "reset":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
+        elif fault == "cut":
+            # The connection closes mid-body: a provider going down, not a bogus reply.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "4000")
+            self.end_headers()
+            self.wfile.write(b'{"success": ')
+            self.close_connection = True
+        elif fault == "trickle-head":
+            # A status line and headers dripped a byte at a time, each well inside the read
+            # timeout, for up to 30 s: only a deadline over the whole exchange stops the wait.
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: " + b"a" * 4000
+            end = time.monotonic() + 30
+            for index in range(len(head)):
+                time.sleep(self.state.drip_every)
+                if time.monotonic() > end:
+                    break
+                try:
+                    self.wfile.write(head[index : index + 1])
+                except OSError:
+                    break
+            self.close_connection = True
+        elif fault == "ssh":
+            self.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n")  # then waits, as sshd does
+            self._linger()
+        elif fault == "noise":
+            self.wfile.write(NOISE)
+            self._linger()
+        elif fault == "bad-status":
+            self.wfile.write(b"HTTP/1.1 OK 200\r\nContent-Length: 2\r\n\r\n{}")
+            self._linger()
+        elif fault == "bad-header":
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length 2\r\n\r\n"
+            self.wfile.write(head + b"{}")
+            self._linger()
         else:
             raise AssertionError(f"unknown fault {fault}")
         return True
@@ -470,13 +566,6 @@ class FakeServer(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (connections are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Blackhole:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import select
 import socket
+import ssl
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -13,12 +15,12 @@ import pytest
 import requests
 
 from flask_captcha_ext.providers import build_provider
-from flask_captcha_ext.providers.http import check_length
-from flask_captcha_ext.result import UnknownError
+from flask_captcha_ext.providers.http import ReplyReader, check_length, classify
+from flask_captcha_ext.result import ServerUnreachable, UnknownError
 from flask_captcha_ext.settings import ConfigError
 
-from .conftest import FAULT_TIMEOUT, make_settings
-from .fakes import free_port
+from .conftest import make_settings
+from .fakes import GZIP_BOMB, VARIANTS, free_port
 
 
 def test_many_verifications_use_one_connection(fake, make):
@@ -139,6 +141,23 @@ def test_unreachable_proxy_fails_even_when_the_provider_is_up(fake, make, verify
     assert fake.state.seen == []
 
 
+@pytest.mark.parametrize("fail_open", [False, True])
+def test_a_proxy_that_refuses_the_tunnel_fails_even_with_fail_open(fail_open, fake, make, verify):
+    """The proxy answers (403 to any host but 127.0.0.1): a proxy error, not the provider down."""
+    proxy = ConnectProxy()
+    try:
+        url = f"https://localhost:{fake.https.port}{VARIANTS['recaptcha'][1]}"
+        provider = make(
+            "recaptcha", url=url, proxy=f"http://127.0.0.1:{proxy.port}", fail_open=fail_open
+        )
+        result = verify(provider, fake.issue("recaptcha"))
+        assert not result.success and not result.fail_open, result
+        assert result.error_codes == ("unknown-error",)
+        assert proxy.tunnels == 0 and fake.state.seen == []
+    finally:
+        proxy.close()
+
+
 def test_environment_proxies_are_ignored(fake, make, verify, monkeypatch):
     dead = f"http://127.0.0.1:{free_port()}"
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "ALL_PROXY"):
@@ -178,7 +197,7 @@ def test_the_reply_is_closed_on_every_path(fault, fake, make, monkeypatch):
 
     monkeypatch.setattr(requests.Response, "close", close)
     fake.state.fault = fault
-    provider = make("recaptcha", timeout=FAULT_TIMEOUT)
+    provider = make("recaptcha")  # generous timeouts: every one of these faults answers at once
     result = provider.verify(fake.issue("recaptcha"))
     assert result.success is (fault is None)
     # A reset leaves no response to close; requests itself also closes a redirect.
@@ -214,6 +233,92 @@ def test_check_length(value, too_big):
             check_length(value, 10)
     else:
         check_length(value, 10)
+
+
+JSON = {"Content-Type": "application/json"}
+GZIP = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+
+
+def test_a_bomb_fails_on_its_first_chunk():
+    """512 bytes of a 10 MB bomb already inflate past the cap: no need to wait for the rest."""
+    reader = ReplyReader(200, GZIP, 1000)
+    with pytest.raises(UnknownError, match="larger than 1000 bytes once decompressed"):
+        reader.feed(GZIP_BOMB[:512])
+
+
+@pytest.mark.parametrize(
+    "chunks, match",
+    [
+        ([gzip.compress(b'{"a": 1}')[:-6]], "not valid compressed data"),  # cut short
+        ([gzip.compress(b'{"a": 1}') + b"junk"], "not valid compressed data"),
+        ([gzip.compress(b'{"a": 1}'), b"x"], "not valid compressed data"),
+        ([b"\x1f\x8b not gzip at all"], "not valid compressed data"),
+    ],
+)
+def test_badly_compressed_replies_are_unknown(chunks, match):
+    reader = ReplyReader(200, GZIP, 1000)
+    with pytest.raises(UnknownError, match=match):
+        for chunk in chunks:
+            reader.feed(chunk)
+        reader.reply()
+
+
+@pytest.mark.parametrize("first", [b"<", b"[", b"t", b"s"])
+def test_a_2xx_that_cannot_be_a_json_object_fails_on_its_first_byte(first):
+    reader = ReplyReader(200, {**JSON, "Content-Length": "4000"}, 64 * 1024)
+    reader.feed(b" \r\n")  # whitespace proves nothing yet
+    with pytest.raises(UnknownError, match="not a JSON object"):
+        reader.feed(first)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"success": true}',
+        b'\xef\xbb\xbf  {"success": true}',  # UTF-8 byte order mark
+        '{"success": true}'.encode("utf-16-le"),
+        '{"success": true}'.encode("utf-16"),  # with its byte order mark
+    ],
+)
+def test_json_objects_pass_the_early_checks(body):
+    reader = ReplyReader(200, JSON, 1000)
+    for index in range(len(body)):  # a byte at a time, as a dripping server sends it
+        reader.feed(body[index : index + 1])
+    assert reader.reply().data == {"success": True}
+
+
+def test_a_4xx_without_json_is_a_reply_without_data():
+    reader = ReplyReader(404, {"Content-Type": "text/html"}, 1000)
+    reader.feed(b"<html>not found</html>")
+    assert reader.reply().data is None
+
+
+@pytest.mark.parametrize(
+    "exc, code",
+    [
+        (socket.gaierror(-2, "Name or service not known"), "unknown-error"),
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), "unknown-error"),
+        (ssl.SSLError(1, "wrong version number"), "unknown-error"),
+        (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), "server-unreachable"),
+        (ConnectionRefusedError(111, "Connection refused"), "server-unreachable"),
+        (ConnectionResetError(104, "Connection reset by peer"), "server-unreachable"),
+        (socket.timeout("timed out"), "server-unreachable"),
+        (OSError(113, "No route to host"), "unknown-error"),
+        (OSError("Tunnel connection failed: 407 Proxy Authentication Required"), "unknown-error"),
+    ],
+)
+def test_classify_by_the_underlying_cause(exc, code):
+    """The cause decides, however deep requests, urllib3 or httpx wrapped it."""
+    try:
+        try:
+            raise exc
+        except Exception as inner:
+            raise requests.ConnectionError("wrapped") from inner
+    except requests.ConnectionError as wrapped:
+        failure = classify(wrapped)
+    assert isinstance(failure, (ServerUnreachable, UnknownError))
+    assert failure.code == code, failure
+    assert "://" not in failure.detail  # short, and never a URL
 
 
 @pytest.mark.parametrize("bad", [False, 0, True])
