@@ -15,14 +15,18 @@ work.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any, Dict, Mapping, Optional
 
 from flask import Flask
+from flask.helpers import get_debug_flag
 
 from flask_captcha_ext.settings import DEFAULTS
 
 from . import create_app as create_example_app
+
+log = logging.getLogger(__name__)
 
 #: Keys always taken as text: secrets and names that may look like numbers ("12345").
 TEXT_KEYS = frozenset(
@@ -48,19 +52,36 @@ def config_from_environment(environ: Mapping[str, str] = os.environ) -> Dict[str
 def create_service(config: Optional[Mapping[str, Any]] = None) -> Flask:
     """The example app configured as a central service from the environment (then ``config``).
 
-    Refuses to start without SECRET_KEY (outside testing and debug): the service signs every
-    token with keys derived from it, so the example's public development key would let anyone
-    forge tokens.
+    Refuses to start without SECRET_KEY unless testing or debug is really on (read as Flask
+    reads it: ``FLASK_DEBUG=0`` is off): the service signs every token with keys derived from
+    it, so the example's public development key would let anyone forge tokens.
     """
     settings: Dict[str, Any] = {"CAPTCHA_URL_PREFIX": "/api", **config_from_environment()}
     settings.update(config or {})
-    relaxed = settings.get("TESTING") or settings.get("DEBUG") or os.environ.get("FLASK_DEBUG")
-    if not settings.get("SECRET_KEY") and not relaxed:
-        raise RuntimeError(
-            "example.service needs SECRET_KEY: export SECRET_KEY=$(python -c "
-            "'import secrets; print(secrets.token_hex(32))') (the same value on every worker)"
+    if not settings.get("SECRET_KEY"):
+        settings.pop("SECRET_KEY", None)  # an empty one means none: the example's dev key
+    if "SECRET_KEY" not in settings and not settings.get("TESTING"):
+        if not debug_enabled(settings):
+            raise RuntimeError(
+                "example.service needs SECRET_KEY (debug is off; FLASK_DEBUG=0, false or no "
+                "count as off): export SECRET_KEY=$(python -c "
+                "'import secrets; print(secrets.token_hex(32))') (the same value on every worker)"
+            )
+        log.warning(
+            "example.service: no SECRET_KEY, so debug mode signs tokens with the public "
+            "development key and anyone can forge them; set SECRET_KEY outside your laptop"
         )
     return create_example_app(settings)
+
+
+def debug_enabled(settings: Mapping[str, Any]) -> bool:
+    """Whether the app will run in debug mode, as Flask decides it.
+
+    A DEBUG setting wins; otherwise FLASK_DEBUG, where "0", "false", "no" and "" mean off.
+    """
+    if "DEBUG" in settings:
+        return bool(settings["DEBUG"])
+    return get_debug_flag()
 
 
 #: What ``flask --app example.service`` (and gunicorn 'example.service:create_app()') call.

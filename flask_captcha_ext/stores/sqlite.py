@@ -4,6 +4,10 @@ One table, WAL journal, one connection per thread (re-opened after ``fork``). Ea
 single statement or a ``BEGIN IMMEDIATE`` transaction, so it is atomic across processes, not only
 threads. Expired rows are invisible at once and deleted by a purge that writes trigger at most
 every ``purge_interval`` seconds, so the file stays small without a cron job.
+
+The file holds live challenges and site keys, so it is private: created 0600 before SQLite opens it
+(SQLite gives its -wal and -shm files the same mode), in folders it creates 0700, and never in a
+world-writable folder, where another user could swap or pre-create it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 from contextlib import contextmanager
@@ -58,6 +63,61 @@ _INCR = (
 )
 # RETURNING arrived in SQLite 3.35; older libraries use BEGIN IMMEDIATE transactions instead.
 _HAS_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+# File modes are enforced where they mean something (not on Windows, whose st_mode is made up).
+_POSIX = os.name == "posix"
+# Files SQLite keeps beside the database, with the same content.
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+class UnsafeStoreLocation(PermissionError):
+    """The database would sit in a folder other users can write to; never opened there.
+
+    Not a :class:`StoreUnavailable` (an outage some callers may tolerate) but a deployment
+    error that must be fixed, so it propagates as it is.
+    """
+
+
+def _make_private_dirs(folder: str) -> None:
+    """Create ``folder`` and its missing ancestors, each 0700 (existing ones are left alone)."""
+    missing: List[str] = []
+    current = folder
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:  # another worker made it first; a file there still fails
+            if not os.path.isdir(path):
+                raise
+
+
+def _refuse_world_writable(folder: str) -> None:
+    """Raise UnsafeStoreLocation when any user may create, replace or delete files in ``folder``."""
+    if _POSIX and os.stat(folder).st_mode & stat.S_IWOTH:
+        raise UnsafeStoreLocation(
+            f"refusing to keep the CAPTCHA SQLite store in {folder!r}: the folder is "
+            "world-writable, so other users could replace or pre-create the database; use a "
+            "folder only this user can write to (CAPTCHA_STORE_URL)"
+        )
+
+
+def _tighten(path: str, mode: int, target: Union[str, int]) -> None:
+    """Make a database file owner-only if group or other users may read or write it.
+
+    ``target`` is what to chmod: the path, or an open descriptor of it.
+    """
+    if _POSIX and mode & 0o077:
+        os.chmod(target, stat.S_IMODE(mode) & 0o700)
+        log.warning(
+            "CAPTCHA SQLite file %r was readable or writable by other users (mode %o); "
+            "tightened it to owner-only",
+            path,
+            stat.S_IMODE(mode),
+        )
 
 
 class SQLiteStore:
@@ -90,9 +150,27 @@ class SQLiteStore:
 
     # Connections.
 
+    def _prepare_files(self) -> None:
+        """Make the folder and the database file private before SQLite opens them."""
+        path = os.path.abspath(self.path)
+        parent = os.path.dirname(path)
+        _make_private_dirs(parent)
+        _refuse_world_writable(parent)
+        # Create the file 0600 ourselves: SQLite would create it 0644 (umask permitting).
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            _tighten(path, os.fstat(fd).st_mode, fd if os.chmod in os.supports_fd else path)
+        finally:
+            os.close(fd)
+        for suffix in _SIDE_FILES:  # left over by a crash or by an older version
+            try:
+                mode = os.stat(path + suffix).st_mode
+            except FileNotFoundError:
+                continue
+            _tighten(path + suffix, mode, path + suffix)
+
     def _connect(self) -> sqlite3.Connection:
-        parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
+        self._prepare_files()
         conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
         try:
             self._switch_to_wal(conn)
@@ -150,11 +228,14 @@ class SQLiteStore:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection; SQLite and OS errors become StoreUnavailable."""
+        """This thread's connection; SQLite and OS errors become StoreUnavailable.
+
+        UnsafeStoreLocation is not an outage: it propagates, so nothing runs on that file.
+        """
         try:
             conn = self._conn()
             yield conn
-        except sqlite3.ProgrammingError:  # a bug in the caller, not an outage
+        except (sqlite3.ProgrammingError, UnsafeStoreLocation):  # a bug, a deployment error
             raise
         except (sqlite3.DatabaseError, OSError) as exc:
             # Roll back by reconnecting: the next call starts from a clean connection.
