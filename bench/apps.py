@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from flask_captcha_ext import CaptchaExt
+from tests.support import build_app, rate_limits
 
 SECRET = "bench-secret-0123456789abcdef0123456789"
 HIGH = "100000000/hour"
@@ -14,19 +14,11 @@ HIGH = "100000000/hour"
 
 def create_app(store_url: str, **config: Any) -> Flask:
     """Rate limits stay on (set too high to trip) so their store writes are part of the cost."""
-    app = Flask("bench")
-    app.config.update(
-        {
-            "SECRET_KEY": SECRET,
-            "CAPTCHA_STORE_URL": store_url,
-            "CAPTCHA_RATE_LIMIT_GENERATE": HIGH,
-            "CAPTCHA_RATE_LIMIT_VALIDATE": HIGH,
-            "CAPTCHA_RATE_LIMIT_IP_GENERATE": HIGH,
-            "CAPTCHA_RATE_LIMIT_IP_VALIDATE": HIGH,
-            **config,
-        }
+    app = build_app(
+        "bench",
+        config={"SECRET_KEY": SECRET, "CAPTCHA_STORE_URL": store_url, **rate_limits(HIGH)},
+        **config,
     )
-    CaptchaExt(app)
 
     @app.post("/bare")
     def bare() -> Any:

@@ -28,7 +28,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -36,9 +35,11 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 
 from flask import Flask, render_template_string  # noqa: E402
-from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402
+from werkzeug.serving import WSGIRequestHandler  # noqa: E402
 
+from flask_captcha_ext.state import get_state  # noqa: E402
 from tests.browser.pages import MEASURE_POW  # noqa: E402
+from tests.support import ThreadedServer, rate_limits  # noqa: E402
 
 TARGET_RATIO = 1000
 
@@ -79,10 +80,7 @@ def make_app(store_dir: str, max_number: Optional[int]) -> Flask:
         "TESTING": True,
         "SECRET_KEY": "bench-pow-browser-secret-0123456789abcdef",
         "CAPTCHA_STORE_URL": f"sqlite:///{store_dir}/captcha.sqlite3",
-        "CAPTCHA_RATE_LIMIT_GENERATE": None,
-        "CAPTCHA_RATE_LIMIT_VALIDATE": None,
-        "CAPTCHA_RATE_LIMIT_IP_GENERATE": None,
-        "CAPTCHA_RATE_LIMIT_IP_VALIDATE": None,
+        **rate_limits(None),
     }
     if max_number:
         config["CAPTCHA_POW_MAX_NUMBER"] = max_number
@@ -94,7 +92,7 @@ def make_app(store_dir: str, max_number: Optional[int]) -> Flask:
 def record_checks(app: Flask) -> Tuple[List[Tuple[str, str, str]], Callable[..., bool]]:
     """Wrap the pow kind's check to keep each real (captcha_id, state, user_input) it sees;
     returns them and the unwrapped check."""
-    kind = app.extensions["captcha"].service.kinds["pow"]
+    kind = get_state(app).service.kinds["pow"]
     seen: List[Tuple[str, str, str]] = []
     original = kind.check
 
@@ -134,13 +132,12 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     with tempfile.TemporaryDirectory() as store_dir:
         app = make_app(store_dir, opts.max_number)
-        kind = app.extensions["captcha"].service.kinds["pow"]
+        kind = get_state(app).service.kinds["pow"]
         seen, check = record_checks(app)
         timed = TimedValidate(app.wsgi_app)
         app.wsgi_app = timed  # type: ignore[method-assign]
-        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{server.server_port}/_bench/pow"
+        server = ThreadedServer(app, request_handler=Quiet)
+        url = server.url + "/_bench/pow"
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(
@@ -164,8 +161,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                 ]
                 browser.close()
         finally:
-            server.shutdown()
-            server.server_close()
+            server.stop()
 
         assert all(check(*args) for args in seen[warm[0]:]), "a payload did not check"
         checks = [median_check_us(check, args, 50) for args in seen[warm[0]:]]

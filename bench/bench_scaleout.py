@@ -36,9 +36,10 @@ from typing import Callable, Dict, List, Sequence, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.apps import create_app  # noqa: E402
-from bench.harness import Gunicorn, drive  # noqa: E402
+from bench.harness import drive, start_gunicorn  # noqa: E402
 from flask_captcha_ext.selfhosted.service import CaptchaService  # noqa: E402
-from tests.redis_server import RedisServer  # noqa: E402
+from flask_captcha_ext.state import get_state  # noqa: E402
+from tests.support import Gunicorn, RedisServer  # noqa: E402
 
 TARGET = 1.5
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -260,8 +261,8 @@ def main() -> None:
     with RedisServer() as redis:
         spec = f"bench.apps:create_app({redis.url!r})"
         app = create_app(redis.url)
-        service = app.extensions["captcha"].service
-        servers = {1: Gunicorn(spec, 1), args.workers: Gunicorn(spec, args.workers)}
+        service = get_state(app).service
+        servers = {1: start_gunicorn(spec, 1), args.workers: start_gunicorn(spec, args.workers)}
         results: Dict[int, List[float]] = {n: [] for n in servers}
         usage: Dict[int, List[Dict[str, float]]] = {n: [] for n in servers}
         print(

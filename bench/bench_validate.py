@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flask import Flask  # noqa: E402
 
 from bench.apps import create_app  # noqa: E402
-from bench.harness import Gunicorn, drive  # noqa: E402
+from bench.harness import drive, start_gunicorn  # noqa: E402
+from flask_captcha_ext.state import get_state  # noqa: E402
 from flask_captcha_ext.testing import record_answers  # noqa: E402
 
 TARGET = 0.6
@@ -37,7 +38,7 @@ TARGET = 0.6
 def prepare(app: Flask, kind: str, count: int) -> List[dict]:
     """``count`` fresh challenges with their right answers, as validate request bodies."""
     app.testing = True
-    site_key = app.extensions["captcha"].service.site_keys.own_site_key
+    site_key = get_state(app).service.site_keys.own_site_key
     client = app.test_client()
     bodies = []
     with record_answers(app) as answers:
@@ -91,7 +92,7 @@ def run(kind: str, harness: str, requests: int, rounds: int) -> None:
         print(f"validate ({kind} challenges, SQLite store) against a bare JSON endpoint")
         if harness in ("both", "http"):
             cores = sorted(os.sched_getaffinity(0))
-            server = Gunicorn(f"bench.apps:create_app({store_url!r})", 1, cpu=cores[0])
+            server = start_gunicorn(f"bench.apps:create_app({store_url!r})", 1, cpu=cores[0])
             if len(cores) > 1:
                 os.sched_setaffinity(0, set(cores[1:]))
             try:

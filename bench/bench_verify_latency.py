@@ -33,8 +33,9 @@ import trustme  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask_wtf.recaptcha.validators import Recaptcha  # noqa: E402
 
-from flask_captcha_ext import CaptchaExt  # noqa: E402
+from flask_captcha_ext import verification
 from tests.providers.fakes import SECRET, Blackhole, FakeServer, FakeState  # noqa: E402
+from tests.support import build_app  # noqa: E402
 
 PATH = "/recaptcha/api/siteverify"
 
@@ -54,8 +55,8 @@ def tls_setup() -> Tuple[object, str]:
 
 
 def ours(url: str, timeout: Tuple[float, float]) -> Callable[[str], bool]:
-    app = Flask("bench_ours")
-    app.config.update(
+    app = build_app(
+        "bench_ours",
         SECRET_KEY="bench-secret-0123456789abcdef0123",
         CAPTCHA_PROVIDER="recaptcha",
         CAPTCHA_SITE_KEY="site",
@@ -64,7 +65,7 @@ def ours(url: str, timeout: Tuple[float, float]) -> Callable[[str], bool]:
         CAPTCHA_TIMEOUT=timeout,
         CAPTCHA_STORE_URL="memory://",
     )
-    captcha = CaptchaExt(app)
+    captcha = verification
 
     def check(token: str) -> bool:
         with app.app_context():

@@ -9,47 +9,26 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import List, Optional, Sequence
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import Gunicorn
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def start_gunicorn(app_spec: str, workers: int = 1, cpu: Optional[int] = None) -> Gunicorn:
+    """``gunicorn -w WORKERS`` serving ``app_spec`` (e.g. ``bench.apps:create_app(...)``), pinned
+    to CPU ``cpu`` if given, once its ``POST /bare`` answers."""
+    server = Gunicorn(app_spec, workers, options=["--backlog", "2048"], cpu=cpu)
 
+    def answers() -> bool:
+        post_json(server.port, "/bare", {"user_input": "x"})  # any reply will do
+        return True
 
-class Gunicorn:
-    """``gunicorn -w WORKERS`` serving ``app_spec`` (e.g. ``bench.apps:create_app(...)``)."""
-
-    def __init__(self, app_spec: str, workers: int = 1, cpu: Optional[int] = None) -> None:
-        self.port = free_port()
-        command = [sys.executable, "-m", "gunicorn", "-w", str(workers),
-                   "-b", f"127.0.0.1:{self.port}", "--backlog", "2048", app_spec]
-        if cpu is not None:
-            command = ["taskset", "-c", str(cpu), *command]
-        self.proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                post_json(self.port, "/bare", {"user_input": "x"})
-                return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
+    if not server.wait_until(answers):
+        server.stop()
         raise RuntimeError("gunicorn did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=15)
+    return server
 
 
 def post_json(port: int, path: str, body: dict) -> tuple[int, dict]:

@@ -35,8 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask  # noqa: E402
 
-from flask_captcha_ext import CaptchaExt  # noqa: E402
+from flask_captcha_ext import verification
 from flask_captcha_ext.selfhosted.sitekeys import derived_key_pair  # noqa: E402
+from flask_captcha_ext.state import get_state  # noqa: E402
+from tests.support import build_app, rate_limits  # noqa: E402
 
 SECRET = "soak-secret-0123456789abcdef0123456789"
 OWN_KEY, OWN_SECRET = derived_key_pair(SECRET.encode())
@@ -46,20 +48,16 @@ KINDS = ("math",) * 8 + ("pow", "image")
 
 def create_app(store_url: str, challenge_ttl: int, token_ttl: int) -> Flask:
     """An app on ``store_url`` with short TTLs and limits too high to trip."""
-    app = Flask("soak", instance_path=tempfile.gettempdir())
-    app.config.update(
+    return build_app(
+        "soak",
+        instance_path=tempfile.gettempdir(),
         TESTING=True,
         SECRET_KEY=SECRET,
         CAPTCHA_STORE_URL=store_url,
         CAPTCHA_CHALLENGE_TTL=challenge_ttl,
         CAPTCHA_TOKEN_TTL=token_ttl,
-        CAPTCHA_RATE_LIMIT_GENERATE=HIGH,
-        CAPTCHA_RATE_LIMIT_VALIDATE=HIGH,
-        CAPTCHA_RATE_LIMIT_IP_GENERATE=HIGH,
-        CAPTCHA_RATE_LIMIT_IP_VALIDATE=HIGH,
+        **rate_limits(HIGH),
     )
-    CaptchaExt(app)
-    return app
 
 
 class Answers:
@@ -92,9 +90,9 @@ class Driver:
 
     def __post_init__(self) -> None:
         self.answers = Answers()
-        self.app.extensions["captcha"].service.answer_observer = self.answers
+        get_state(self.app).service.answer_observer = self.answers
         self.client = self.app.test_client()
-        self.prefix = self.app.extensions["captcha"].settings.url_prefix
+        self.prefix = get_state(self.app).settings.url_prefix
 
     def count(self, what: str) -> None:
         self.counts[what] = self.counts.get(what, 0) + 1
@@ -124,7 +122,7 @@ class Driver:
         token = valid["token"]
         if self.rng.random() < 0.5:
             with self.app.test_request_context():
-                ok = self.app.extensions["captcha"].ext.verify(token).success
+                ok = verification.verify(token).success
         else:
             reply = self.client.post(
                 self.prefix + "/siteverify", data={"secret": OWN_SECRET, "response": token}
@@ -133,7 +131,7 @@ class Driver:
         self.count("verified" if ok else "verify FAILED")
         if self.rng.random() < 0.1:
             with self.app.test_request_context():
-                replayed = self.app.extensions["captcha"].ext.verify(token).success
+                replayed = verification.verify(token).success
             self.count("replay PASSED" if replayed else "replay refused")
 
     def run(self, rate: float, until: float, stop: threading.Event) -> None:
@@ -151,7 +149,7 @@ class Driver:
 def memory_sample(app: Flask) -> Dict[str, float]:
     """Entries in the memory store (live and not yet swept), and how many are rate-limit counters
     (kept in the store too)."""
-    data = dict(app.extensions["captcha"].store._data)  # a bench may look inside
+    data = dict(get_state(app).store._data)  # a bench may look inside
     return {"entries": len(data), "limiter": sum(1 for key in data if key.startswith("rl:"))}
 
 

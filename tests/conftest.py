@@ -1,17 +1,15 @@
-"""Shared fixtures: Flask apps on each real store backend."""
+"""Shared fixtures: Flask apps on each real store backend (helpers live in tests/support)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict
+from typing import Any, Callable
 
 import pytest
 from flask import Flask
 
-from flask_captcha_ext import CaptchaExt
+from tests.support import SECRET, build_app, store_url_of
 
-pytest_plugins = ["tests.fixtures_redis"]
-
-SECRET = "test-secret-key-0123456789abcdef"
+pytest_plugins = ["tests.support.fixtures"]
 
 
 @pytest.fixture
@@ -19,16 +17,16 @@ def make_app(tmp_path) -> Callable[..., Flask]:
     """Build a Flask app with CaptchaExt; keyword args become config keys."""
 
     def factory(**config: Any) -> Flask:
-        app = Flask("captcha_test_app", instance_path=str(tmp_path / "instance"))
-        settings: Dict[str, Any] = {
-            "TESTING": True,
-            "SECRET_KEY": SECRET,
-            "CAPTCHA_STORE_URL": "sqlite:///" + str(tmp_path / "captcha.sqlite3"),
-        }
-        settings.update(config)
-        app.config.update(settings)
-        CaptchaExt(app)
-        return app
+        return build_app(
+            "captcha_test_app",
+            instance_path=tmp_path / "instance",
+            config={
+                "TESTING": True,
+                "SECRET_KEY": SECRET,
+                "CAPTCHA_STORE_URL": "sqlite:///" + str(tmp_path / "captcha.sqlite3"),
+            },
+            **config,
+        )
 
     return factory
 
@@ -36,8 +34,4 @@ def make_app(tmp_path) -> Callable[..., Flask]:
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 def store_url(request, tmp_path) -> str:
     """A store URL for each real backend."""
-    if request.param == "memory":
-        return "memory://"
-    if request.param == "sqlite":
-        return "sqlite:///" + str(tmp_path / "captcha.sqlite3")
-    return request.getfixturevalue("redis_url")
+    return store_url_of(request, request.param, tmp_path)

@@ -1,4 +1,5 @@
-"""Pytest fixtures for a real Redis server (loaded from tests/conftest.py via pytest_plugins).
+"""Pytest plugin of the support package (loaded from tests/conftest.py via ``pytest_plugins``):
+the session's real Redis server (``redis_server``) and ``redis_url``, a clean database on it.
 
 A missing ``redis-server`` fails the tests instead of skipping them: CI installs it, and a
 silently skipped backend would hide exactly the bugs these tests exist for.
@@ -6,19 +7,11 @@ silently skipped backend would hide exactly the bugs these tests exist for.
 
 from __future__ import annotations
 
-import socket
 from typing import Iterator
 
 import pytest
 
-from tests.redis_server import RedisServer, redis_server_binary
-
-
-def _flushall(port: int) -> None:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(b"FLUSHALL\r\n")
-        reply = sock.recv(64)
-    assert reply.startswith(b"+OK"), reply
+from .redis_server import RedisServer, flushall, redis_server_binary
 
 
 @pytest.fixture(scope="session")
@@ -49,5 +42,6 @@ def redis_server() -> Iterator[RedisServer]:
 def redis_url(redis_server: RedisServer) -> str:
     """URL of the session's Redis server, running and with an empty database."""
     redis_server.start()  # no-op unless a test stopped it
-    _flushall(redis_server.port)
+    flushall(redis_server.port)
     return redis_server.url
+

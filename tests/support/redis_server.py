@@ -14,17 +14,12 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from .net import free_port
+
 
 def redis_server_binary() -> Optional[str]:
     """Path of ``redis-server``, or None when it is not installed."""
     return shutil.which("redis-server")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _pong(port: int, timeout: float = 0.5) -> bool:
@@ -35,6 +30,14 @@ def _pong(port: int, timeout: float = 0.5) -> bool:
             return sock.recv(64).startswith(b"+PONG")
     except OSError:
         return False
+
+
+def flushall(port: int) -> None:
+    """Empty every database of the Redis server on ``port``."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"FLUSHALL\r\n")
+        reply = sock.recv(64)
+    assert reply.startswith(b"+OK"), reply
 
 
 class RedisServer:
