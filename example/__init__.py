@@ -66,6 +66,8 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
         SECRET_KEY=os.environ.get("SECRET_KEY") or DEV_SECRET_KEY,
         # "/api" gives the API exactly the paths of the documentation page: /api/generate ...
         CAPTCHA_URL_PREFIX="/api",
+        # Math is opt-in (its question is text a script can read); the demo pages show it.
+        CAPTCHA_CHALLENGE_TYPES=("pow", "image", "math"),
         EXAMPLE_CSP=True,
     )
     if config:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Any, Callable, Dict, Optional
 
 from flask import Response, jsonify, render_template, request
 
@@ -20,7 +20,26 @@ MESSAGES: Dict[str, str] = {
     "challenge-invalid-or-used": "The CAPTCHA expired or was already used; please try again.",
     "score-too-low": "The CAPTCHA check did not pass.",
     "rate-limited": "Too many CAPTCHA attempts; please wait a minute and try again.",
+    "challenge-type-not-allowed": "This kind of CAPTCHA is not accepted here; please solve the "
+    "one shown on the page.",
 }
+
+
+FailureHandler = Callable[[VerificationResult], Any]
+
+
+class FailureResponder:
+    """What a failed ``@captcha_protected`` check answers: the handler registered with
+    ``@captcha.failure_handler`` (shared by every app the extension object serves), else the
+    default response."""
+
+    def __init__(self) -> None:
+        self.handler: Optional[FailureHandler] = None
+
+    def respond(self, result: VerificationResult) -> Any:
+        if self.handler is not None:
+            return self.handler(result)
+        return default_failure_response(result)
 
 
 def describe(result: VerificationResult) -> str:

@@ -7,22 +7,25 @@ the provider's own form field, so the validator reads the request as ``@captcha_
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Iterable, Optional, Union
 
 from flask import g
 from markupsafe import Markup
 from wtforms import Field, Form
 from wtforms.validators import StopValidation
 
-from .decorators import verify_request
 from .failure import describe
+from .verification import challenge_types, verify_request
 from .widget import captcha_widget
+
+TypesArg = Union[str, Iterable[str], None]
 
 
 class CaptchaRequired:
     """Validator: the request must carry a passing CAPTCHA.
 
-    ``message`` replaces the default, translated per-failure messages.
+    ``message`` replaces the default, translated per-failure messages; ``action``,
+    ``min_score`` and ``types`` narrow the app's settings for this form, as in the decorator.
     """
 
     field_flags = {"required": True}
@@ -32,13 +35,15 @@ class CaptchaRequired:
         message: Optional[str] = None,
         action: Optional[str] = None,
         min_score: Optional[float] = None,
+        types: TypesArg = None,
     ) -> None:
         self.message = message
         self.action = action
         self.min_score = min_score
+        self.types = challenge_types(types)
 
     def __call__(self, form: Form, field: Field) -> None:
-        result = verify_request(self.action, self.min_score)
+        result = verify_request(self.action, self.min_score, self.types)
         field.result = result  # type: ignore[attr-defined]
         if not result.success:
             raise StopValidation(field.gettext(self.message or describe(result)))
@@ -46,19 +51,27 @@ class CaptchaRequired:
 
 
 class CaptchaWidget:
-    """Renders the field as the configured provider's widget."""
+    """Renders the field as the configured provider's widget, asking the widget for the
+    field's action and (for the self-hosted widget) its first allowed type."""
 
     def __call__(self, field: Field, **kwargs: Any) -> Markup:
         options = {**(field.render_kw or {}), **kwargs}
         options.pop("id", None)
         options.pop("required", None)
+        for check in field.validators:
+            if isinstance(check, CaptchaRequired):
+                if check.action:
+                    options.setdefault("action", check.action)
+                if check.types:
+                    options.setdefault("types", check.types)
         return captcha_widget(**options)
 
 
 class CaptchaField(Field):
     """A form field showing the CAPTCHA widget and requiring it to pass.
 
-    Extra keyword arguments of ``CaptchaRequired`` (``action``, ``min_score``) may be given here.
+    Extra keyword arguments of ``CaptchaRequired`` (``action``, ``min_score``, ``types``) may be
+    given here.
     """
 
     widget = CaptchaWidget()
@@ -69,9 +82,12 @@ class CaptchaField(Field):
         validators: Any = None,
         action: Optional[str] = None,
         min_score: Optional[float] = None,
+        types: TypesArg = None,
         **kwargs: Any,
     ) -> None:
-        validators = validators or [CaptchaRequired(action=action, min_score=min_score)]
+        validators = validators or [
+            CaptchaRequired(action=action, min_score=min_score, types=types)
+        ]
         super().__init__(label, validators, **kwargs)
         self.result = None
 

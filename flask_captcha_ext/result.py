@@ -16,7 +16,10 @@ class VerificationResult:
     """What one verification decided, and why.
 
     ``score`` is normalised so that higher always means *more likely human* (0.0 .. 1.0),
-    whatever direction the provider uses; the provider's own reply stays in ``raw``.
+    whatever direction the provider uses; the provider's own reply stays in ``raw``. Self-hosted
+    tokens carry no score; they say which ``challenge_type`` was solved. ``fallback`` marks a
+    self-hosted token accepted in a third-party provider's place (CAPTCHA_FALLBACK): a weaker
+    path a view may treat differently.
     """
 
     success: bool
@@ -28,6 +31,8 @@ class VerificationResult:
     error_codes: Tuple[str, ...] = ()
     fail_open: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict)
+    challenge_type: Optional[str] = None
+    fallback: bool = False
 
     def __bool__(self) -> bool:
         return self.success

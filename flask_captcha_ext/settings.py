@@ -1,21 +1,29 @@
-"""CAPTCHA_* configuration: defaults, validation, and one frozen ``Settings`` object per app.
+"""CAPTCHA_* configuration: each key declared once, validated once into a frozen ``Settings``.
 
-Every key is set with ``app.config.setdefault`` so the app's config shows what is in force, then
-checked once here; a bad value raises ``ConfigError`` naming the key, at ``init_app`` time rather
-than on the first request.
+A key is a field of ``Settings`` made with ``key(default, parser, doc)``: its name is
+``CAPTCHA_`` plus the field name in capitals, and everything else (``DEFAULTS``, validation, the
+README's configuration table, which a test holds equal) is derived from that declaration. Every
+key is set with ``app.config.setdefault`` so the app's config shows what is in force, then checked
+here; a bad value raises ``ConfigError`` naming the key, at ``init_app`` time rather than on the
+first request. A misspelt key (one close to a real one) is an error too, not silently ignored.
+
+Rules that tie keys to the provider (which keys a provider needs, fail-open, fallback types) live
+with the providers (``providers.build_provider``); this module only knows each key's own shape.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import hmac
 import math
 import os
-from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from limits import RateLimitItem, parse_many
 
+PREFIX = "CAPTCHA_"
 PROVIDERS = (
     "selfhosted",
     "recaptcha",
@@ -26,86 +34,297 @@ PROVIDERS = (
     "trustcaptcha",
     "gkcaptcha",
 )
-CHALLENGE_TYPES = ("image", "math", "pow")
+CHALLENGE_TYPES = ("pow", "image", "math")
+STORE_SCHEMES = ("memory://", "sqlite://", "redis://", "rediss://")
 
-DEFAULTS: Dict[str, Any] = {
-    "CAPTCHA_ENABLED": True,
-    "CAPTCHA_PROVIDER": "selfhosted",
-    "CAPTCHA_SITE_KEY": None,
-    "CAPTCHA_SECRET_KEY": None,
-    "CAPTCHA_TEST_MODE": False,
-    "CAPTCHA_MIN_SCORE": None,
-    "CAPTCHA_ACTION": None,
-    "CAPTCHA_HOSTNAMES": None,
-    "CAPTCHA_TIMEOUT": (3, 5),
-    "CAPTCHA_FAIL_OPEN": False,
-    "CAPTCHA_VERIFY_URL": None,
-    "CAPTCHA_PROXY": None,
-    "CAPTCHA_STORE_URL": None,
-    "CAPTCHA_BLUEPRINT": None,
-    "CAPTCHA_URL_PREFIX": "/captcha",
-    "CAPTCHA_CHALLENGE_TTL": 300,
-    "CAPTCHA_TOKEN_TTL": 300,
-    "CAPTCHA_CHALLENGE_TYPES": CHALLENGE_TYPES,
-    "CAPTCHA_RATE_LIMIT_GENERATE": "100/hour",
-    "CAPTCHA_RATE_LIMIT_VALIDATE": "200/hour",
-    "CAPTCHA_RATE_LIMIT_IP_GENERATE": "30/minute",
-    "CAPTCHA_RATE_LIMIT_IP_VALIDATE": "60/minute",
-    "CAPTCHA_CORS_ORIGINS": (),
-    "CAPTCHA_TOKEN_SECRET": None,
-    "CAPTCHA_MAX_CONTENT_LENGTH": 16 * 1024,
-    "CAPTCHA_IMAGE_LENGTH": 5,
-    "CAPTCHA_FALLBACK": None,
-    "CAPTCHA_MAX_AGE": None,
-    "CAPTCHA_FRIENDLYCAPTCHA_VERSION": None,
-    "CAPTCHA_POW_MAX_NUMBER": 100_000,
-}
+Parser = Callable[[Any, str], Any]
 
 
 class ConfigError(ValueError):
     """A CAPTCHA_* setting is invalid; the message names the key."""
 
 
+def key(default: Any, parse: Parser, doc: str, shown: Optional[str] = None) -> Any:
+    """Declare a CAPTCHA_* key as a ``Settings`` field: its default, its parser, one line of doc
+    (``shown``: the default as the README's table shows it, when ``repr`` would mislead)."""
+    return field(default=default, metadata={"parse": parse, "doc": doc, "shown": shown})
+
+
+# -- parsers: (value, key name) -> the checked value, or ConfigError naming the key -----------
+
+
+def boolean(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def optional_bool(value: Any, name: str) -> Optional[bool]:
+    return None if value is None else boolean(value, name)
+
+
+def one_of(*allowed: Optional[str]) -> Parser:
+    def parse(value: Any, name: str) -> Any:
+        if value not in allowed:
+            shown = ", ".join(repr(a) for a in allowed)
+            raise ConfigError(f"{name} must be one of {shown}; got {value!r}")
+        return value
+
+    return parse
+
+
+def optional_text(value: Any, name: str) -> Optional[str]:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, got {type(value).__name__}")
+    return value
+
+
+def optional_url(value: Any, name: str) -> Optional[str]:
+    value = optional_text(value, name)
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http:// or https:// URL, got {value!r}")
+    return value
+
+
+def text_list(value: Any, name: str) -> Tuple[str, ...]:
+    """A list of non-empty strings (a comma-separated string too, as from the environment)."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(item, str) and item for item in value
+    ):
+        raise ConfigError(f"{name} must be a list of non-empty strings, got {value!r}")
+    return tuple(value)
+
+
+def optional_text_list(value: Any, name: str) -> Optional[Tuple[str, ...]]:
+    """None (no check), or a non-empty list: an empty one would read as "check nothing"."""
+    if value is None:
+        return None
+    items = text_list(value, name)
+    if not items:
+        raise ConfigError(f"{name} must list at least one entry, or be None; got {value!r}")
+    return items
+
+
+def challenge_types(value: Any, name: str) -> Tuple[str, ...]:
+    types = text_list(value, name) if value else ()
+    if not types or any(t not in CHALLENGE_TYPES for t in types) or len(set(types)) != len(types):
+        raise ConfigError(
+            f"{name} must be a non-empty subset of {CHALLENGE_TYPES} without repeats, got {value!r}"
+        )
+    return types
+
+
+def score(value: Any, name: str) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"{name} must be a number from 0.0 to 1.0, got {value!r}")
+    return float(value)
+
+
+def timeout(value: Any, name: str) -> Tuple[float, float]:
+    pair = (value, value) if not isinstance(value, (list, tuple)) else tuple(value)
+    if len(pair) != 2 or not all(
+        isinstance(part, (int, float)) and not isinstance(part, bool) for part in pair
+    ):
+        raise ConfigError(f"{name} must be seconds or a (connect, read) pair, got {value!r}")
+    connect, read = float(pair[0]), float(pair[1])
+    if not (0 < connect < math.inf and 0 < read < math.inf):
+        raise ConfigError(f"{name} must be positive and finite, got {value!r}")
+    return connect, read
+
+
+def store_url(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value.startswith(STORE_SCHEMES):
+        raise ConfigError(
+            f"{name} must start with one of {', '.join(STORE_SCHEMES)}; got {value!r}"
+        )
+    if value.startswith("sqlite://") and (
+        not value.startswith("sqlite:///") or value == "sqlite:///"
+    ):
+        raise ConfigError(
+            f"{name} for SQLite must be sqlite:///relative/path or sqlite:////absolute/path, "
+            f"got {value!r}"
+        )
+    return value
+
+
+def url_prefix(value: Any, name: str) -> str:
+    if not isinstance(value, str) or (value and not value.startswith("/")):
+        raise ConfigError(f"{name} must be a path starting with '/', got {value!r}")
+    return value.rstrip("/")
+
+
+def positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{name} must be a positive whole number, got {value!r}")
+    return value
+
+
+def optional_positive_int(value: Any, name: str) -> Optional[int]:
+    return None if value is None else positive_int(value, name)
+
+
+def int_between(low: int, high: int) -> Parser:
+    def parse(value: Any, name: str) -> int:
+        value = positive_int(value, name)
+        if not low <= value <= high:
+            raise ConfigError(f"{name} must be from {low} to {high}, got {value!r}")
+        return value
+
+    return parse
+
+
+def rate_limits(value: Any, name: str) -> Tuple[RateLimitItem, ...]:
+    if value is None or value == "":
+        return ()
+    try:
+        return tuple(parse_many(value))
+    except (ValueError, TypeError):
+        raise ConfigError(
+            f"{name} must be a rate limit such as '100/hour' (or None), got {value!r}"
+        ) from None
+
+
+def secret_bytes(value: Any, name: str) -> Optional[bytes]:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.encode()
+    if not isinstance(value, bytes) or len(value) < 32:
+        raise ConfigError(f"{name} must be a string of at least 32 characters")
+    return value
+
+
+def friendly_version(value: Any, name: str) -> Optional[int]:
+    if value not in (None, 1, 2) or isinstance(value, bool):
+        raise ConfigError(f"{name} must be None, 1 or 2, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
-    """The validated CAPTCHA_* configuration of one app."""
+    """The validated CAPTCHA_* configuration of one app; each field is one key (see ``key``)."""
 
-    enabled: bool
-    provider: str
-    site_key: Optional[str]
-    secret_key: Optional[str]
-    test_mode: bool
-    min_score: Optional[float]
-    action: Optional[str]
-    hostnames: Optional[Tuple[str, ...]]
-    timeout: Tuple[float, float]
-    fail_open: bool
-    verify_url: Optional[str]
-    proxy: Optional[str]
-    store_url: str
-    blueprint: bool
-    url_prefix: str
-    challenge_ttl: int
-    token_ttl: int
-    challenge_types: Tuple[str, ...]
-    rate_limit_generate: Tuple[RateLimitItem, ...]
-    rate_limit_validate: Tuple[RateLimitItem, ...]
-    rate_limit_ip_generate: Tuple[RateLimitItem, ...]
-    rate_limit_ip_validate: Tuple[RateLimitItem, ...]
-    cors_origins: Tuple[str, ...]
-    token_secret: Optional[bytes]
-    max_content_length: int
-    image_length: int
-    fallback: Optional[str]
-    #: Seconds a third-party challenge may have been solved ago (None: the provider decides).
-    max_age: Optional[int] = None
-    #: 1 or 2; None: from CAPTCHA_VERIFY_URL (a path with /api/v1/ means 1), else 2.
-    friendlycaptcha_version: Optional[int] = None
-    pow_max_number: int = 100_000
+    enabled: bool = key(
+        True, boolean, "`False`: every check passes (logged) and the widget renders nothing"
+    )
+    provider: str = key("selfhosted", one_of(*PROVIDERS), "`" + "`, `".join(PROVIDERS) + "`")
+    site_key: Optional[str] = key(
+        None,
+        optional_text,
+        "provider site key; for self-hosted, the own key (derived from the secret when unset)",
+    )
+    secret_key: Optional[str] = key(
+        None,
+        optional_text,
+        "provider secret key; for self-hosted, the own key's secret (derived when unset)",
+    )
+    test_mode: bool = key(
+        False, boolean, 'accept the token `"PASSED"` (warns unless the app is testing or debug)'
+    )
+    min_score: Optional[float] = key(
+        None,
+        score,
+        "lowest score that passes (0.0 .. 1.0, higher = more human)",
+        "provider default",
+    )
+    action: Optional[str] = key(
+        None,
+        optional_text,
+        "the action a token must carry (reCAPTCHA v3, Turnstile, gkCAPTCHA, self-hosted)",
+    )
+    hostnames: Optional[Tuple[str, ...]] = key(
+        None,
+        optional_text_list,
+        "hostnames a token may be solved on (`*.example.com` for subdomains)",
+    )
+    max_age: Optional[int] = key(
+        None,
+        optional_positive_int,
+        "seconds since a challenge was solved before its token is refused",
+    )
+    timeout: Tuple[float, float] = key(
+        (3, 5),
+        timeout,
+        "connect and read seconds for provider calls; their sum bounds a whole call",
+    )
+    fail_open: bool = key(
+        False, boolean, "pass, flagged `fail_open`, when a third-party provider is unreachable"
+    )
+    verify_url: Optional[str] = key(
+        None,
+        optional_url,
+        "override the provider endpoint; for self-hosted, a central service's siteverify",
+    )
+    proxy: Optional[str] = key(None, optional_url, "HTTP proxy for provider calls")
+    fallback: Optional[str] = key(
+        None,
+        one_of(None, "selfhosted"),
+        '`"selfhosted"`: mount the self-hosted widget when the provider\'s script cannot load',
+    )
+    fallback_types: Tuple[str, ...] = key(
+        ("pow",), challenge_types, "challenge types a fallback token may have"
+    )
+    store_url: str = key(
+        None,
+        store_url,
+        "`memory://`, `sqlite:///path`, `redis://host:port/db`, `rediss://...`",
+        "`sqlite:///<instance>/captcha.sqlite3`",
+    )
+    blueprint: Optional[bool] = key(
+        None, optional_bool, "register the self-hosted endpoints", "`True` when self-hosted"
+    )
+    url_prefix: str = key("/captcha", url_prefix, '`"/api"` gives `/api/generate`, `/api/validate`')
+    challenge_ttl: int = key(300, positive_int, "seconds a challenge lives")
+    token_ttl: int = key(300, positive_int, "seconds a success token lives")
+    challenge_types: Tuple[str, ...] = key(
+        ("pow", "image"),
+        challenge_types,
+        "types `generate` may issue and `verify` accepts; `math` is opt-in",
+    )
+    rate_limit_generate: Tuple[RateLimitItem, ...] = key(
+        "100/hour", rate_limits, "per site key (`None` switches off)"
+    )
+    rate_limit_validate: Tuple[RateLimitItem, ...] = key(
+        "200/hour", rate_limits, "per site key (`None` switches off)"
+    )
+    rate_limit_ip_generate: Tuple[RateLimitItem, ...] = key(
+        "30/minute", rate_limits, "per client IP"
+    )
+    rate_limit_ip_validate: Tuple[RateLimitItem, ...] = key(
+        "60/minute", rate_limits, "per client IP"
+    )
+    cors_origins: Tuple[str, ...] = key(
+        (), text_list, "origins allowed to call the endpoints from a browser"
+    )
+    token_secret: Optional[bytes] = key(
+        None,
+        secret_bytes,
+        "signs success tokens (JWT, HS256; at least 32 characters)",
+        "derived from `SECRET_KEY`",
+    )
+    max_content_length: int = key(
+        16 * 1024, positive_int, "largest accepted request body, bytes (413 beyond)"
+    )
+    image_length: int = key(5, int_between(4, 8), "characters in an image challenge (4 to 8)")
+    pow_max_number: int = key(
+        100_000,
+        int_between(1_000, 10_000_000),
+        "proof-of-work difficulty (the largest secret number)",
+    )
+    friendlycaptcha_version: Optional[int] = key(
+        None, friendly_version, "1 or 2; unset: 1 when `CAPTCHA_VERIFY_URL` has `/api/v1/`, else 2"
+    )
 
-    @property
-    def selfhosted(self) -> bool:
-        return self.provider == "selfhosted"
+
+SETTINGS_FIELDS = fields(Settings)
+#: CAPTCHA_* key -> default, derived from the declarations above.
+DEFAULTS: Dict[str, Any] = {PREFIX + f.name.upper(): f.default for f in SETTINGS_FIELDS}
 
 
 def derive_secret(master: bytes, purpose: str) -> bytes:
@@ -115,235 +334,44 @@ def derive_secret(master: bytes, purpose: str) -> bytes:
 
 def apply_defaults(config: Dict[str, Any], instance_path: str) -> None:
     """Fill every CAPTCHA_* key the app did not set (the store defaults to its instance folder)."""
-    for key, value in DEFAULTS.items():
-        config.setdefault(key, value)
+    for name, value in DEFAULTS.items():
+        config.setdefault(name, value)
     if config["CAPTCHA_STORE_URL"] is None:
         config["CAPTCHA_STORE_URL"] = "sqlite:///" + os.path.join(instance_path, "captcha.sqlite3")
 
 
-def load_settings(config: Mapping[str, Any], testing: bool = False) -> Settings:
-    """Validate the CAPTCHA_* keys of ``config`` into Settings; raise ConfigError naming the key."""
-    provider = _choice(config, "CAPTCHA_PROVIDER", PROVIDERS)
-    enabled = _bool(config, "CAPTCHA_ENABLED")
-    test_mode = _bool(config, "CAPTCHA_TEST_MODE")
-    blueprint = config["CAPTCHA_BLUEPRINT"]
-    local = provider == "selfhosted" and not config["CAPTCHA_VERIFY_URL"]
-    widget_needs_api = local or config["CAPTCHA_FALLBACK"] == "selfhosted"
-    if blueprint is None:
-        blueprint = widget_needs_api
-    elif not isinstance(blueprint, bool):
-        raise ConfigError(f"CAPTCHA_BLUEPRINT must be True, False or None, got {blueprint!r}")
-    elif not blueprint and widget_needs_api:
-        raise ConfigError(
-            "CAPTCHA_BLUEPRINT=False leaves the self-hosted widget without its generate and "
-            "validate endpoints; keep it on (None) for CAPTCHA_PROVIDER='selfhosted' without "
-            "CAPTCHA_VERIFY_URL and for CAPTCHA_FALLBACK='selfhosted'"
+def load_settings(config: Mapping[str, Any]) -> Settings:
+    """Validate the CAPTCHA_* keys of ``config`` into Settings; raise ConfigError naming the key
+    (a key missing from ``config`` takes its default)."""
+    check_spelling(config)
+    values = {
+        f.name: f.metadata["parse"](
+            config.get(PREFIX + f.name.upper(), f.default), PREFIX + f.name.upper()
         )
+        for f in SETTINGS_FIELDS
+    }
+    return Settings(**values)
 
-    master = config.get("SECRET_KEY")
-    if isinstance(master, str):
-        master = master.encode()
-    token_secret = config["CAPTCHA_TOKEN_SECRET"]
-    if token_secret is not None:
-        token_secret = _secret_bytes(token_secret, "CAPTCHA_TOKEN_SECRET")
-    elif master:
-        token_secret = derive_secret(master, "token")
 
-    site_key = _opt_str(config, "CAPTCHA_SITE_KEY")
-    secret_key = _opt_str(config, "CAPTCHA_SECRET_KEY")
-    remote = provider == "selfhosted" and bool(config["CAPTCHA_VERIFY_URL"])
-    if (provider != "selfhosted" or remote) and enabled and not (testing or test_mode):
-        for key, value in (("CAPTCHA_SITE_KEY", site_key), ("CAPTCHA_SECRET_KEY", secret_key)):
-            if not value:
+def check_spelling(config: Mapping[str, Any]) -> None:
+    """Refuse a CAPTCHA_* key that is not ours but close to one of ours (a typo would otherwise
+    leave the default silently in force)."""
+    for name in config:
+        if isinstance(name, str) and name.startswith(PREFIX) and name not in DEFAULTS:
+            close = difflib.get_close_matches(name, DEFAULTS, n=1, cutoff=0.85)
+            if close:
                 raise ConfigError(
-                    f"{key} is required for CAPTCHA_PROVIDER={provider!r}; without it every "
-                    "check would fail (set CAPTCHA_TEST_MODE or CAPTCHA_ENABLED=False in tests)"
+                    f"{name} is not a flask-captcha-ext setting; did you mean {close[0]}?"
                 )
 
-    prefix = config["CAPTCHA_URL_PREFIX"]
-    if not isinstance(prefix, str) or (prefix and not prefix.startswith("/")):
-        raise ConfigError(f"CAPTCHA_URL_PREFIX must be a path starting with '/', got {prefix!r}")
 
-    types = config["CAPTCHA_CHALLENGE_TYPES"]
-    if isinstance(types, str):
-        types = (types,)
-    if (
-        not isinstance(types, (list, tuple))
-        or not types
-        or any(t not in CHALLENGE_TYPES for t in types)
-        or len(set(types)) != len(types)
-    ):
-        raise ConfigError(
-            f"CAPTCHA_CHALLENGE_TYPES must be a non-empty subset of {CHALLENGE_TYPES} without "
-            f"repeats, got {types!r}"
-        )
-    types = tuple(types)
-
-    return Settings(
-        enabled=enabled,
-        provider=provider,
-        site_key=site_key,
-        secret_key=secret_key,
-        test_mode=test_mode,
-        min_score=_opt_score(config, "CAPTCHA_MIN_SCORE"),
-        action=_opt_str(config, "CAPTCHA_ACTION"),
-        hostnames=_opt_str_tuple(config, "CAPTCHA_HOSTNAMES"),
-        timeout=_timeout(config),
-        fail_open=_bool(config, "CAPTCHA_FAIL_OPEN"),
-        verify_url=_opt_url(config, "CAPTCHA_VERIFY_URL"),
-        proxy=_opt_url(config, "CAPTCHA_PROXY"),
-        store_url=_store_url(config),
-        blueprint=blueprint,
-        url_prefix=prefix.rstrip("/"),
-        challenge_ttl=_positive_int(config, "CAPTCHA_CHALLENGE_TTL"),
-        token_ttl=_positive_int(config, "CAPTCHA_TOKEN_TTL"),
-        challenge_types=types,
-        rate_limit_generate=_limits(config, "CAPTCHA_RATE_LIMIT_GENERATE"),
-        rate_limit_validate=_limits(config, "CAPTCHA_RATE_LIMIT_VALIDATE"),
-        rate_limit_ip_generate=_limits(config, "CAPTCHA_RATE_LIMIT_IP_GENERATE"),
-        rate_limit_ip_validate=_limits(config, "CAPTCHA_RATE_LIMIT_IP_VALIDATE"),
-        cors_origins=_opt_str_tuple(config, "CAPTCHA_CORS_ORIGINS") or (),
-        token_secret=token_secret,
-        max_content_length=_positive_int(config, "CAPTCHA_MAX_CONTENT_LENGTH"),
-        image_length=_int_between(config, "CAPTCHA_IMAGE_LENGTH", 4, 8),
-        fallback=_fallback(config, provider),
-        max_age=_opt_positive_int(config, "CAPTCHA_MAX_AGE"),
-        friendlycaptcha_version=_friendly_version(config),
-        pow_max_number=_int_between(config, "CAPTCHA_POW_MAX_NUMBER", 1_000, 10_000_000),
-    )
+def unknown_keys(config: Mapping[str, Any]) -> List[str]:
+    """CAPTCHA_* keys in ``config`` that are not ours (not close to ours: those are errors)."""
+    return [k for k in config if isinstance(k, str) and k.startswith(PREFIX) and k not in DEFAULTS]
 
 
-def _opt_positive_int(config: Mapping[str, Any], key: str) -> Optional[int]:
-    return None if config[key] is None else _positive_int(config, key)
-
-
-def _friendly_version(config: Mapping[str, Any]) -> Optional[int]:
-    value = config["CAPTCHA_FRIENDLYCAPTCHA_VERSION"]
-    if value not in (None, 1, 2):
-        raise ConfigError(f"CAPTCHA_FRIENDLYCAPTCHA_VERSION must be None, 1 or 2, got {value!r}")
-    return value
-
-
-def _fallback(config: Mapping[str, Any], provider: str) -> Optional[str]:
-    value = config["CAPTCHA_FALLBACK"]
-    if value not in (None, "selfhosted"):
-        raise ConfigError(f"CAPTCHA_FALLBACK must be None or 'selfhosted', got {value!r}")
-    if value and provider == "selfhosted":
-        raise ConfigError("CAPTCHA_FALLBACK='selfhosted' needs a third-party CAPTCHA_PROVIDER")
-    return value
-
-
-def _bool(config: Mapping[str, Any], key: str) -> bool:
-    value = config[key]
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key} must be True or False, got {value!r}")
-    return value
-
-
-def _choice(config: Mapping[str, Any], key: str, allowed: Tuple[str, ...]) -> str:
-    value = config[key]
-    if value not in allowed:
-        raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {value!r}")
-    return str(value)
-
-
-def _opt_str(config: Mapping[str, Any], key: str) -> Optional[str]:
-    value = config[key]
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ConfigError(f"{key} must be a string, got {type(value).__name__}")
-    return value
-
-
-def _opt_url(config: Mapping[str, Any], key: str) -> Optional[str]:
-    value = _opt_str(config, key)
-    if value is not None and not value.startswith(("http://", "https://")):
-        raise ConfigError(f"{key} must be an http:// or https:// URL, got {value!r}")
-    return value
-
-
-def _opt_str_tuple(config: Mapping[str, Any], key: str) -> Optional[Tuple[str, ...]]:
-    value = config[key]
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = [part.strip() for part in value.split(",") if part.strip()]
-    if not isinstance(value, (list, tuple)) or not all(
-        isinstance(item, str) and item for item in value
-    ):
-        raise ConfigError(f"{key} must be a list of non-empty strings, got {value!r}")
-    return tuple(value)
-
-
-def _opt_score(config: Mapping[str, Any], key: str) -> Optional[float]:
-    value = config[key]
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise ConfigError(f"{key} must be a number from 0.0 to 1.0, got {value!r}")
-    return float(value)
-
-
-def _timeout(config: Mapping[str, Any]) -> Tuple[float, float]:
-    value = config["CAPTCHA_TIMEOUT"]
-    pair = (value, value) if not isinstance(value, (list, tuple)) else tuple(value)
-    if len(pair) != 2 or not all(
-        isinstance(part, (int, float)) and not isinstance(part, bool) for part in pair
-    ):
-        raise ConfigError(
-            f"CAPTCHA_TIMEOUT must be seconds or a (connect, read) pair, got {value!r}"
-        )
-    connect, read = float(pair[0]), float(pair[1])
-    if not (0 < connect < math.inf and 0 < read < math.inf):
-        raise ConfigError(f"CAPTCHA_TIMEOUT must be positive and finite, got {value!r}")
-    return connect, read
-
-
-def _store_url(config: Mapping[str, Any]) -> str:
-    value = config["CAPTCHA_STORE_URL"]
-    schemes = ("memory://", "sqlite://", "redis://", "rediss://")
-    if not isinstance(value, str) or not value.startswith(schemes):
-        raise ConfigError(
-            f"CAPTCHA_STORE_URL must start with one of {', '.join(schemes)}; got {value!r}"
-        )
-    if value.startswith("sqlite://") and (not value.startswith("sqlite:///") or value == "sqlite:///"):
-        raise ConfigError(
-            f"CAPTCHA_STORE_URL for SQLite must be sqlite:///relative/path or "
-            f"sqlite:////absolute/path, got {value!r}"
-        )
-    return value
-
-
-def _positive_int(config: Mapping[str, Any], key: str) -> int:
-    value = config[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{key} must be a positive whole number, got {value!r}")
-    return value
-
-
-def _int_between(config: Mapping[str, Any], key: str, low: int, high: int) -> int:
-    value = _positive_int(config, key)
-    if not low <= value <= high:
-        raise ConfigError(f"{key} must be from {low} to {high}, got {value!r}")
-    return value
-
-
-def _limits(config: Mapping[str, Any], key: str) -> Tuple[RateLimitItem, ...]:
-    value = config[key]
-    if value is None or value == "":
-        return ()
-    try:
-        return tuple(parse_many(value))
-    except (ValueError, TypeError):
-        raise ConfigError(
-            f"{key} must be a rate limit such as '100/hour' (or None), got {value!r}"
-        ) from None
-
-
-def _secret_bytes(value: Any, key: str) -> bytes:
-    if isinstance(value, str):
-        value = value.encode()
-    if not isinstance(value, bytes) or len(value) < 32:
-        raise ConfigError(f"{key} must be a string of at least 32 characters")
-    return value
+def settings_snapshot(config: Mapping[str, Any]) -> Dict[str, Any]:
+    """Every CAPTCHA_* key (and what else ``init_app`` reads) as it is now, to notice later
+    changes, misspelt keys included."""
+    names = [k for k in config if isinstance(k, str) and k.startswith(PREFIX)]
+    return {name: config.get(name) for name in (*names, "SECRET_KEY", "TESTING", "DEBUG")}

@@ -12,8 +12,8 @@ from typing import Dict, Iterator
 
 from flask import Flask
 
-from .extension import TEST_TOKEN
 from .state import get_state
+from .verification import TEST_TOKEN
 
 __all__ = ["TEST_TOKEN", "record_answers"]
 

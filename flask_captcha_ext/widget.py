@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
 
-from flask import g, render_template, request, url_for
+from flask import current_app, render_template, request
+from jinja2 import Undefined
 from markupsafe import Markup
 
+from .providers.base import WidgetSource
 from .state import CaptchaState, get_state
 from .stores import StoreUnavailable
+from .verification import challenge_types
 
 log = logging.getLogger("flask_captcha_ext")
 
@@ -34,18 +37,34 @@ class WidgetOptions:
     action: Optional[str] = None
     size: Optional[str] = None
     attrs: Dict[str, str] = field(default_factory=dict)
+    #: Self-hosted widget: the challenge types to offer (narrowing what the server accepts).
+    types: Optional[Tuple[str, ...]] = None
 
 
 def parse_options(
-    nonce: Union[str, Callable[[], str], None] = None,
+    nonce: Union[str, Callable[[], str], Undefined, None] = None,
     theme: str = "auto",
     language: Optional[str] = None,
     challenge_type: Optional[str] = None,
     action: Optional[str] = None,
     size: Optional[str] = None,
+    types: Union[str, Iterable[str], None] = None,
     **attrs: Any,
 ) -> WidgetOptions:
-    """Check the macro's arguments; ``nonce`` may be a string or a callable returning one."""
+    """Check the macro's arguments; ``nonce`` may be a string or a callable returning one.
+
+    An undefined template variable (``nonce=csp_nonce`` where the page has no ``csp_nonce``)
+    renders the widget without a nonce and logs a warning: it is callable-looking, and calling
+    it would raise, so it must be caught before ``callable()``.
+    """
+    if isinstance(nonce, Undefined):
+        name = getattr(nonce, "_undefined_name", None)
+        current_app.logger.warning(
+            "captcha_widget(nonce=...): the template variable %s is undefined, so the widget "
+            "renders without a nonce (a strict Content-Security-Policy will block its script)",
+            repr(name) if name else "passed as nonce",
+        )
+        nonce = None
     if callable(nonce):
         nonce = nonce()
     if nonce is not None and not isinstance(nonce, str):
@@ -57,7 +76,9 @@ def parse_options(
         for name, value in attrs.items()
         if value is not None and value is not False
     }
-    return WidgetOptions(nonce, theme, language, challenge_type, action, size, html_attrs)
+    return WidgetOptions(
+        nonce, theme, language, challenge_type, action, size, html_attrs, challenge_types(types)
+    )
 
 
 def captcha_widget(**kwargs: Any) -> Markup:
@@ -66,54 +87,45 @@ def captcha_widget(**kwargs: Any) -> Markup:
     if not state.settings.enabled:
         return Markup("")
     options = parse_options(**kwargs)
-    provider = state.settings.provider
-    context = state.provider.widget_context(options) if provider != "selfhosted" else {}
-    if provider == "selfhosted" or state.settings.fallback == "selfhosted":
-        # As a fallback the widget sits in an inert <template>: its <noscript> challenge is never
-        # shown, so none is generated (saves a store write per page view).
-        fallback_only = provider != "selfhosted"
-        context["selfhosted"] = selfhosted_context(state, options, noscript=not fallback_only)
-    html = render_template(f"flask_captcha_ext/widgets/{provider}.html", o=options, **context)
+    provider = state.provider
+    context = provider.widget_context(options)
+    if provider.widget_source is not None:
+        context["selfhosted"] = selfhosted_context(state, options, provider.widget_source)
+    template = f"flask_captcha_ext/widgets/{provider.template}.html"
+    html = render_template(template, o=options, **context)
     return Markup(html)  # noqa: S704 - rendered by an autoescaping template
 
 
 def selfhosted_context(
-    state: CaptchaState, options: WidgetOptions, noscript: bool = True
+    state: CaptchaState, options: WidgetOptions, source: WidgetSource
 ) -> Dict[str, Any]:
-    """What the self-hosted widget needs: endpoints, site key, and a no-JavaScript challenge."""
-    settings = state.settings
-    kind = options.challenge_type or _default_kind(settings.challenge_types)
-    if kind not in settings.challenge_types:
+    """What the self-hosted widget needs: endpoints, the types the server accepts from it (the
+    first is shown), the action its tokens carry, and a no-JavaScript challenge."""
+    allowed = source.types
+    if options.types is not None:
+        allowed = tuple(t for t in options.types if t in source.types)
+    kind = options.challenge_type or (allowed[0] if allowed else None)
+    if kind not in allowed:
         raise ValueError(
-            f"captcha_widget(challenge_type={kind!r}) is not in CAPTCHA_CHALLENGE_TYPES"
+            f"captcha_widget: challenge type {kind!r} is not accepted here "
+            f"(the server accepts {', '.join(source.types)})"
         )
-    remote = getattr(state.provider, "endpoints", None)
-    if remote is not None:  # remote mode: the central service's widget, no local challenge
-        where, noscript = remote(), False
-    else:
-        where = {
-            "site_key": state.service.site_keys.own_site_key,
-            "generate_url": url_for("captcha.generate"),
-            "validate_url": url_for("captcha.validate"),
-            "script_url": url_for("captcha.static", filename="widget.js"),
-            "style_url": url_for("captcha.static", filename="widget.css"),
-            "worker_url": url_for("captcha.static", filename="pow-worker.js"),
-        }
     return {
-        **where,
+        **source.endpoints(),
         "challenge_type": kind,
-        "types": settings.challenge_types,
-        "token_ttl": settings.token_ttl,
-        "noscript": noscript_challenge(state, settings.challenge_types, kind) if noscript else {},
+        "types": allowed,
+        "action": options.action or state.settings.action,
+        "token_ttl": state.settings.token_ttl,
+        "noscript": noscript_challenge(state, allowed, kind) if source.noscript else {},
         "include_assets": _first_widget_of_request(),
     }
 
 
 def _first_widget_of_request() -> bool:
     """True once per request: the script and style tags are emitted with the first widget only."""
-    if g.get("_captcha_assets_emitted"):
+    if request.environ.get("flask_captcha_ext.assets"):
         return False
-    g._captcha_assets_emitted = True
+    request.environ["flask_captcha_ext.assets"] = True
     return True
 
 
@@ -137,10 +149,3 @@ def noscript_challenge(state: CaptchaState, types: Any, preferred: str) -> NoScr
     if "image" in data:
         data["image_src"] = "data:image/png;base64," + data["image"]
     return data
-
-
-def _default_kind(types: Any) -> str:
-    for kind in ("image", "math", "pow"):
-        if kind in types:
-            return kind
-    return types[0]

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from flask import Flask
 
+from flask_captcha_ext.state import get_state
 from flask_captcha_ext.testing import record_answers
 
 
 def own_site_key(app: Flask) -> str:
-    return app.extensions["captcha"].service.site_keys.own_site_key
+    return get_state(app).service.site_keys.own_site_key
 
 
 def generate(
-    app: Flask, kind: str = "math", site_key: str | None = None
+    app: Flask, kind: str = "pow", site_key: str | None = None
 ) -> Tuple[Dict[str, Any], str]:
     """Generate a challenge over HTTP; return the reply and the answer (learnt server-side)."""
     with record_answers(app) as answers:
@@ -27,16 +28,21 @@ def generate(
     return data, answers[data["captcha_id"]]
 
 
-def solve(app: Flask, kind: str = "math") -> str:
-    """A fresh success token for the app's own site key."""
+def solve(
+    app: Flask, kind: str = "pow", origin: Optional[str] = None, action: Optional[str] = None
+) -> str:
+    """A fresh success token for the app's own site key, solved on a page of ``origin`` (its
+    ``hst`` claim) for ``action`` (its ``act`` claim) when given."""
     data, answer = generate(app, kind)
+    body: Dict[str, Any] = {
+        "site_key": own_site_key(app),
+        "captcha_id": data["captcha_id"],
+        "user_input": answer,
+    }
+    if action is not None:
+        body["action"] = action
     response = app.test_client().post(
-        _prefix(app) + "/validate",
-        json={
-            "site_key": own_site_key(app),
-            "captcha_id": data["captcha_id"],
-            "user_input": answer,
-        },
+        _prefix(app) + "/validate", json=body, headers={"Origin": origin} if origin else {}
     )
     body = response.get_json()
     assert body["valid"] is True, body
@@ -44,4 +50,4 @@ def solve(app: Flask, kind: str = "math") -> str:
 
 
 def _prefix(app: Flask) -> str:
-    return app.extensions["captcha"].settings.url_prefix
+    return get_state(app).settings.url_prefix

@@ -14,25 +14,23 @@ from typing import Any
 
 from flask import Flask, abort, g, jsonify
 
-from flask_captcha_ext import CaptchaExt, captcha_protected
+from flask_captcha_ext import captcha_protected
+from flask_captcha_ext.state import get_state
+from tests.support import ALL_TYPES, build_app, make_wsgi_server, rate_limits
 
 SECRET = "multi-process-shared-secret-0123456789"
 
 
 def create_test_app(store_url: str, **config: Any) -> Flask:
-    app = Flask("live_test_app")
     settings = {
         "TESTING": True,
         "SECRET_KEY": SECRET,
         "CAPTCHA_STORE_URL": store_url,
-        "CAPTCHA_RATE_LIMIT_GENERATE": "100000/hour",
-        "CAPTCHA_RATE_LIMIT_VALIDATE": "100000/hour",
-        "CAPTCHA_RATE_LIMIT_IP_GENERATE": "100000/minute",
-        "CAPTCHA_RATE_LIMIT_IP_VALIDATE": "100000/minute",
+        "CAPTCHA_CHALLENGE_TYPES": ALL_TYPES,  # the tests answer math (quickest to learn)
+        **rate_limits("100000/hour", "100000/minute"),
     }
-    app.config.update({**settings, **config})
-    CaptchaExt(app)
-    state = app.extensions["captcha"]
+    app = build_app("live_test_app", config=settings, **config)
+    state = get_state(app)
     # Test-only: remember answers in the shared store so that every worker can tell them.
     state.service.answer_observer = lambda cid, answer: state.store.put(
         "test-answer:" + cid, answer, 600
@@ -52,7 +50,7 @@ def create_test_app(store_url: str, **config: Any) -> Flask:
 
     @app.get("/_site_key")
     def site_key():
-        return jsonify(site_key=app.extensions["captcha"].service.site_keys.own_site_key)
+        return jsonify(site_key=get_state(app).service.site_keys.own_site_key)
 
     @app.post("/protected")
     @captcha_protected
@@ -63,10 +61,8 @@ def create_test_app(store_url: str, **config: Any) -> Flask:
 
 
 def main() -> None:
-    from werkzeug.serving import make_server
-
     store_url, port = sys.argv[1], int(sys.argv[2])
-    server = make_server("127.0.0.1", port, create_test_app(store_url), threaded=True)
+    server = make_wsgi_server(create_test_app(store_url), port)
     print("ready", flush=True)
     server.serve_forever()
 

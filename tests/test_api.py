@@ -11,14 +11,17 @@ import time
 import pytest
 from PIL import Image
 
+from flask_captcha_ext import verification
+from flask_captcha_ext.state import get_state
 from tests.helpers import generate, own_site_key
+from tests.support import ALL_TYPES
 
 GEN, VAL = "/captcha/generate", "/captcha/validate"
 
 
 @pytest.fixture
 def app(make_app, store_url):
-    return make_app(CAPTCHA_STORE_URL=store_url)
+    return make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_STORE_URL=store_url)
 
 
 def _validate(client, app, captcha_id, user_input, site_key=None):
@@ -53,7 +56,7 @@ def test_generate_math_returns_a_question(app):
 
 
 def test_right_answer_gives_a_token_that_verifies_once(app):
-    ext = app.extensions["captcha"].ext
+    ext = verification
     data, answer = generate(app, "math")
     client = app.test_client()
     body = _validate(client, app, data["captcha_id"], answer).get_json()
@@ -79,7 +82,9 @@ def test_a_challenge_is_spent_by_a_wrong_first_attempt(app):
 
 
 def test_a_challenge_expires(make_app, store_url):
-    app = make_app(CAPTCHA_STORE_URL=store_url, CAPTCHA_CHALLENGE_TTL=1)
+    app = make_app(
+        CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_STORE_URL=store_url, CAPTCHA_CHALLENGE_TTL=1
+    )
     data, answer = generate(app, "math")
     time.sleep(1.3)
     response = _validate(app.test_client(), app, data["captcha_id"], answer)
@@ -88,7 +93,7 @@ def test_a_challenge_expires(make_app, store_url):
 
 def test_a_challenge_of_another_site_key_is_refused(app):
     with app.app_context():
-        other_key, _, _ = app.extensions["captcha"].service.site_keys.create("other")
+        other_key, _, _ = get_state(app).service.site_keys.create("other")
     data, answer = generate(app, "math")
     response = _validate(app.test_client(), app, data["captcha_id"], answer, site_key=other_key)
     assert response.status_code == 400
@@ -135,7 +140,7 @@ def test_validate_errors_are_400_with_detail(app, payload, words):
 
 
 def test_revoked_site_key_is_403(app):
-    registry = app.extensions["captcha"].service.site_keys
+    registry = get_state(app).service.site_keys
     site_key, _, record = registry.create("old")
     assert generate(app, "math", site_key=site_key)[0]["captcha_id"]
     registry.revoke(record.id)
@@ -159,7 +164,11 @@ def test_chunked_oversized_body_is_413(app):
 
 
 def test_generate_rate_limit_per_site_key_gives_429_with_retry_after(make_app, store_url):
-    app = make_app(CAPTCHA_STORE_URL=store_url, CAPTCHA_RATE_LIMIT_GENERATE="3/hour")
+    app = make_app(
+        CAPTCHA_CHALLENGE_TYPES=ALL_TYPES,
+        CAPTCHA_STORE_URL=store_url,
+        CAPTCHA_RATE_LIMIT_GENERATE="3/hour",
+    )
     client = app.test_client()
     payload = {"site_key": own_site_key(app), "type": "math"}
     codes = [client.post(GEN, json=payload).status_code for _ in range(4)]
@@ -170,7 +179,7 @@ def test_generate_rate_limit_per_site_key_gives_429_with_retry_after(make_app, s
 
 
 def test_failed_validations_count_against_the_validate_limit(make_app):
-    app = make_app(CAPTCHA_RATE_LIMIT_VALIDATE="2/hour")
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_RATE_LIMIT_VALIDATE="2/hour")
     client = app.test_client()
     for _ in range(2):
         data, _ = generate(app, "math")
@@ -180,8 +189,8 @@ def test_failed_validations_count_against_the_validate_limit(make_app):
 
 
 def test_per_ip_limit_holds_across_site_keys(make_app):
-    app = make_app(CAPTCHA_RATE_LIMIT_IP_GENERATE="2/minute")
-    registry = app.extensions["captcha"].service.site_keys
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_RATE_LIMIT_IP_GENERATE="2/minute")
+    registry = get_state(app).service.site_keys
     keys = [registry.create(f"k{i}")[0] for i in range(3)]
     client = app.test_client()
     codes = [client.post(GEN, json={"site_key": k, "type": "math"}).status_code for k in keys]
@@ -193,7 +202,7 @@ def test_per_ip_limit_holds_across_site_keys(make_app):
 
 
 def test_url_prefix_api_gives_exact_paths(make_app):
-    app = make_app(CAPTCHA_URL_PREFIX="/api")
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_URL_PREFIX="/api")
     rules = {r.rule for r in app.url_map.iter_rules()}
     assert {"/api/generate", "/api/validate"} <= rules
     assert "/captcha/generate" not in rules
@@ -213,7 +222,7 @@ def test_deeply_nested_json_is_a_clean_400(app):
 
 
 def test_cors_only_for_configured_origins(make_app):
-    app = make_app(CAPTCHA_CORS_ORIGINS=["https://good.example"])
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_CORS_ORIGINS=["https://good.example"])
     client = app.test_client()
     payload = {"site_key": own_site_key(app), "type": "math"}
     good = client.post(GEN, json=payload, headers={"Origin": "https://good.example"})
@@ -233,7 +242,7 @@ def test_no_cors_headers_by_default(app):
 
 
 def test_store_outage_is_503_and_accepts_nothing(make_app, tmp_path):
-    app = make_app(CAPTCHA_STORE_URL="redis://127.0.0.1:1/0")
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_STORE_URL="redis://127.0.0.1:1/0")
     client = app.test_client()
     response = client.post(GEN, json={"site_key": own_site_key(app), "type": "math"})
     assert response.status_code == 503

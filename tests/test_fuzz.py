@@ -28,14 +28,16 @@ from flask import Flask, g, jsonify
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from flask_captcha_ext import CaptchaExt, captcha_protected
+from flask_captcha_ext import CaptchaExt, captcha_protected, verification
 from flask_captcha_ext.selfhosted import pow as pow_module
 from flask_captcha_ext.selfhosted.service import CaptchaService
 from flask_captcha_ext.selfhosted.sitekeys import derived_key_pair
 from flask_captcha_ext.selfhosted.siteverify import siteverify
 from flask_captcha_ext.selfhosted.tokens import ISSUER
 from flask_captcha_ext.settings import derive_secret
+from flask_captcha_ext.state import get_state
 from flask_captcha_ext.testing import record_answers
+from tests import support
 
 EXAMPLES = int(os.environ.get("CAPTCHA_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(
@@ -197,18 +199,16 @@ def loose(text: Any) -> str:
 
 def build_app(store_url: str, instance: str, **config: Any) -> Flask:
     """An app on ``store_url`` with limits too high to trip and a protected view."""
-    app = Flask("fuzz_app", instance_path=instance)
-    app.config.update(
+    app = support.build_app(
+        "fuzz_app",
+        instance_path=instance,
         TESTING=True,
         SECRET_KEY=SECRET,
         CAPTCHA_STORE_URL=store_url,
-        CAPTCHA_RATE_LIMIT_GENERATE=HIGH,
-        CAPTCHA_RATE_LIMIT_VALIDATE=HIGH,
-        CAPTCHA_RATE_LIMIT_IP_GENERATE=HIGH,
-        CAPTCHA_RATE_LIMIT_IP_VALIDATE=HIGH,
+        CAPTCHA_CHALLENGE_TYPES=support.ALL_TYPES,
+        **support.rate_limits(HIGH),
         **config,
     )
-    CaptchaExt(app)
 
     @app.post("/protected")
     @captcha_protected
@@ -221,7 +221,7 @@ def build_app(store_url: str, instance: str, **config: Any) -> Flask:
 @pytest.fixture(scope="module", params=["memory", "sqlite"])
 def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     folder = tmp_path_factory.mktemp("fuzz")
-    url = "memory://" if request.param == "memory" else f"sqlite:///{folder}/fuzz.sqlite3"
+    url = support.store_url_for(request.param, folder, filename="fuzz.sqlite3")
     return build_app(url, str(folder))
 
 
@@ -230,17 +230,17 @@ def any_store_app(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Flask:
     folder = tmp_path_factory.mktemp("fuzz")
-    if request.param == "memory":
-        url = "memory://"
-    elif request.param == "sqlite":
-        url = f"sqlite:///{folder}/fuzz.sqlite3"
-    else:
-        url = request.getfixturevalue("redis_server").url
+    url = support.store_url_for(
+        request.param,
+        folder,
+        filename="fuzz.sqlite3",
+        redis_url=lambda: request.getfixturevalue("redis_server").url,
+    )
     return build_app(url, str(folder))
 
 
 def service(app: Flask) -> CaptchaService:
-    return app.extensions["captcha"].service
+    return get_state(app).service
 
 
 def fresh(app: Flask, kind: str) -> Tuple[str, str]:
@@ -349,7 +349,7 @@ def test_validate_passes_right_answers_only(
             assert loose(sent["user_input"]) == loose(answer), (sent["user_input"], answer)
         assert set(reply) == {"valid", "token"}
         with app.app_context():
-            assert app.extensions["captcha"].ext.verify(reply["token"]).success
+            assert verification.verify(reply["token"]).success
     else:
         assert reply == {"valid": False}
         assert not (clean and use_real_id and right), "a right answer was refused"
@@ -425,12 +425,18 @@ def test_siteverify_passes_a_fresh_token_with_its_secret_only(
             response = client.post(url, data=body, content_type=content_type)
         else:
             response = client.post(url + "?" + _form(sent).decode())
+            if "secret" in sent:  # never from the query string: URLs land in access logs
+                assert_error(response, (400,))
+                assert "POST body" in response.get_json()["detail"]
+                return
     if response.status_code == 413:
         assert_error(response, (413,))
         return
     assert response.status_code == 200, response.get_data()[:300]
     reply = response.get_json()
-    assert set(reply) == {"success", "challenge_ts", "hostname", "error-codes"}
+    assert set(reply) == {
+        "success", "challenge_ts", "hostname", "challenge_type", "action", "error-codes"
+    }
     assert reply["success"] is (not reply["error-codes"])
     if reply["success"]:
         assert carried, sent
@@ -454,7 +460,7 @@ def test_siteverify_function_takes_any_fields(app: Flask, fields: Optional[Dict[
     """The protocol function itself, for callers that parse the request their own way."""
     svc = service(app)
     with app.app_context():
-        reply = siteverify(svc.site_keys, svc.tokens, fields)
+        reply = siteverify(svc, fields)
     assert reply["success"] is False and reply["error-codes"]
 
 
@@ -565,11 +571,16 @@ def _genuine(app: Flask, token: Any) -> bool:
             TOKEN_KEY,
             algorithms=["HS256"],
             issuer=ISSUER,
-            options={"require": ["iss", "sub", "jti", "iat", "exp"]},
+            audience=service(app).tokens.deployment(),
+            options={"require": ["iss", "aud", "sub", "jti", "iat", "exp", "typ"]},
         )
     except (jwt.InvalidTokenError, TypeError, ValueError):
         return False
-    return claims["sub"] == service(app).site_keys.own.id and isinstance(claims["jti"], str)
+    return (
+        claims["sub"] == service(app).site_keys.own.id
+        and isinstance(claims["jti"], str)
+        and claims["typ"] in service(app).settings.challenge_types
+    )
 
 
 @FUZZ
@@ -581,7 +592,7 @@ def test_verify_passes_genuine_tokens_once_and_nothing_else(
     remote_ip = data.draw(st.one_of(st.none(), TEXT), label="remote_ip")
     action = data.draw(st.one_of(st.none(), TEXT), label="action")
     with app.test_request_context():
-        ext = app.extensions["captcha"].ext
+        ext = verification
         result = ext.verify(token, remote_ip, action)
         if result.success:
             assert isinstance(token, str) and _genuine(app, token), token
@@ -837,9 +848,14 @@ def _plain_app(
     handler_after: bool = False,
     generic: bool = False,
 ) -> Flask:
-    app = Flask("user_app", instance_path=str(tmp_path))
-    app.config.update(
-        TESTING=True, SECRET_KEY=SECRET, CAPTCHA_STORE_URL="memory://", CAPTCHA_URL_PREFIX=prefix
+    app = support.build_app(
+        "user_app",
+        instance_path=tmp_path,
+        init=False,  # the test sets error handlers up before and after the extension
+        TESTING=True,
+        SECRET_KEY=SECRET,
+        CAPTCHA_STORE_URL="memory://",
+        CAPTCHA_URL_PREFIX=prefix,
     )
 
     def mine(error: Any) -> Any:

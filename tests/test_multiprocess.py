@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import multiprocessing
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Iterator, List
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from flask_captcha_ext.state import get_state
+from tests.support import ROOT, free_port, store_url_of
 
 
 def _start(store_url: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.live_app", store_url, str(port)],
         cwd=ROOT,
@@ -39,10 +32,7 @@ def _start(store_url: str) -> tuple[subprocess.Popen, str]:
 
 @pytest.fixture(params=["sqlite", "redis"])
 def two_workers(request, tmp_path) -> Iterator[List[str]]:
-    if request.param == "sqlite":
-        url = "sqlite:///" + str(tmp_path / "shared.sqlite3")
-    else:
-        url = request.getfixturevalue("redis_url")
+    url = store_url_of(request, request.param, tmp_path, "shared.sqlite3")
     procs = [_start(url) for _ in range(2)]
     try:
         yield [base for _, base in procs]
@@ -111,7 +101,7 @@ def _token_worker(args: tuple) -> List[int]:
 def _challenges(app, count: int) -> List[tuple]:
     from flask_captcha_ext.testing import record_answers
 
-    site_key = app.extensions["captcha"].service.site_keys.own_site_key
+    site_key = get_state(app).service.site_keys.own_site_key
     client = app.test_client()
     items = []
     with record_answers(app) as answers:
@@ -133,7 +123,7 @@ def test_32_threads_validating_one_captcha_give_one_pass(race_store):
     from tests.live_app import create_test_app
 
     app = create_test_app(race_store)
-    site_key = app.extensions["captcha"].service.site_keys.own_site_key
+    site_key = get_state(app).service.site_keys.own_site_key
     items = _challenges(app, 20)
     for captcha_id, answer in items:
         body = {"site_key": site_key, "captcha_id": captcha_id, "user_input": answer}
@@ -170,12 +160,9 @@ def test_4_processes_validating_and_spending_give_one_pass_each(backend, tmp_pat
     from tests.helpers import solve
     from tests.live_app import create_test_app
 
-    if backend == "sqlite":
-        url = "sqlite:///" + str(tmp_path / "race.sqlite3")
-    else:
-        url = request.getfixturevalue("redis_url")
+    url = store_url_of(request, backend, tmp_path, "race.sqlite3")
     app = create_test_app(url)
-    site_key = app.extensions["captcha"].service.site_keys.own_site_key
+    site_key = get_state(app).service.site_keys.own_site_key
     items = _challenges(app, 60)
     tokens = [solve(app) for _ in range(60)]
     ctx = multiprocessing.get_context("spawn")

@@ -13,8 +13,9 @@ from openapi_schema_validator import OAS31Validator
 from openapi_spec_validator import validate as validate_spec
 
 from flask_captcha_ext.selfhosted.sitekeys import derived_key_pair
-from tests.conftest import SECRET
+from flask_captcha_ext.state import get_state
 from tests.helpers import generate, own_site_key, solve
+from tests.support import ALL_TYPES, SECRET
 
 P = "/captcha"
 OWN_SECRET = derived_key_pair(SECRET.encode())[1]
@@ -22,7 +23,7 @@ OWN_SECRET = derived_key_pair(SECRET.encode())[1]
 
 @pytest.fixture
 def app(make_app):
-    return make_app()
+    return make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES)
 
 
 @pytest.fixture
@@ -74,7 +75,7 @@ def test_the_document_is_valid_openapi_3_1(doc):
 
 
 def test_paths_follow_the_url_prefix(make_app):
-    app = make_app(CAPTCHA_URL_PREFIX="/api")
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_URL_PREFIX="/api")
     doc = app.test_client().get("/api/openapi.json").get_json()
     validate_spec(doc)
     assert {"/api/generate", "/api/validate", "/api/siteverify"} <= set(doc["paths"])
@@ -140,13 +141,13 @@ def test_validate_responses_match(app, doc):
 
 @pytest.mark.parametrize("endpoint", ["generate", "validate"])
 def test_api_errors_match(make_app, endpoint):
-    app = make_app(
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES,
         CAPTCHA_RATE_LIMIT_GENERATE="1/hour", CAPTCHA_RATE_LIMIT_VALIDATE="1/hour"
     )
     doc = app.test_client().get(P + "/openapi.json").get_json()
     path = f"{P}/{endpoint}"
     client = app.test_client()
-    registry = app.extensions["captcha"].service.site_keys
+    registry = get_state(app).service.site_keys
     bound_key, _, _ = registry.create("bound", ("https://shop.example",))
     site_key = own_site_key(app)
     cases = [
@@ -169,7 +170,7 @@ def test_api_errors_match(make_app, endpoint):
 
 
 def test_store_outage_503_matches(make_app):
-    app = make_app(CAPTCHA_STORE_URL="redis://127.0.0.1:1/0")
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_STORE_URL="redis://127.0.0.1:1/0")
     doc = app.test_client().get(P + "/openapi.json").get_json()
     client = app.test_client()
     payload = {"site_key": own_site_key(app), "type": "math", "captcha_id": "x", "user_input": "1"}

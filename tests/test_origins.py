@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from flask_captcha_ext.selfhosted.service import normalize_origin, origin_hostname, request_origin
+from flask_captcha_ext.state import get_state
 from tests.helpers import generate, own_site_key
+from tests.support import ALL_TYPES
 
 GEN, VAL = "/captcha/generate", "/captcha/validate"
 SHOP = "https://shop.example"
@@ -13,12 +15,12 @@ SHOP = "https://shop.example"
 
 @pytest.fixture
 def app(make_app, store_url):
-    return make_app(CAPTCHA_STORE_URL=store_url)
+    return make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_STORE_URL=store_url)
 
 
 @pytest.fixture
 def shop_key(app):
-    registry = app.extensions["captcha"].service.site_keys
+    registry = get_state(app).service.site_keys
     site_key, secret, _ = registry.create("shop", (SHOP, "http://localhost:5000"))
     return site_key
 
@@ -78,7 +80,7 @@ def test_keys_without_origins_accept_every_origin(app):
 
 
 def test_the_token_names_the_host_of_the_page(app, shop_key):
-    service = app.extensions["captcha"].service
+    service = get_state(app).service
     for headers, host in (
         ({"Origin": "https://Shop.Example:443"}, "shop.example"),
         ({"Referer": "http://localhost:5000/form"}, "localhost"),

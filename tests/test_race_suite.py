@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
 import pytest
-from flask import Flask
 
-from flask_captcha_ext import CaptchaExt
 from flask_captcha_ext.selfhosted.service import ApiError, CaptchaService
 from flask_captcha_ext.selfhosted.tokens import DUPLICATE
+from flask_captcha_ext.state import get_state
+from tests.support import build_app, rate_limits, store_url_of
 
 ITEMS = int(os.environ.get("CAPTCHA_RACE_ITEMS", "2500"))
 RACERS = 4
@@ -40,20 +40,17 @@ Item = Tuple[str, str]  # (captcha_id, answer) or (token, "")
 
 def build_service(store_url: str) -> CaptchaService:
     """The service of a fresh app on ``store_url`` (same secret, so same keys, everywhere)."""
-    app = Flask("race_app", instance_path=tempfile.gettempdir())
-    app.config.update(
+    app = build_app(
+        "race_app",
+        instance_path=tempfile.gettempdir(),
         TESTING=True,
         SECRET_KEY=SECRET,
         CAPTCHA_STORE_URL=store_url,
         CAPTCHA_CHALLENGE_TTL=3600,
         CAPTCHA_TOKEN_TTL=3600,
-        CAPTCHA_RATE_LIMIT_GENERATE=HIGH,
-        CAPTCHA_RATE_LIMIT_VALIDATE=HIGH,
-        CAPTCHA_RATE_LIMIT_IP_GENERATE=HIGH,
-        CAPTCHA_RATE_LIMIT_IP_VALIDATE=HIGH,
+        **rate_limits(HIGH),
     )
-    CaptchaExt(app)
-    return app.extensions["captcha"].service
+    return get_state(app).service
 
 
 def prepare(service: CaptchaService, kind: str, count: int) -> List[Item]:
@@ -173,11 +170,7 @@ def check(kind: str, items: Sequence[Item], results: List[Tuple[int, List[int], 
 
 
 def _store_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if backend == "memory":
-        return "memory://"
-    if backend == "sqlite":
-        return "sqlite:///" + str(tmp_path / "race-suite.sqlite3")
-    return request.getfixturevalue("redis_url")
+    return store_url_of(request, backend, tmp_path, "race-suite.sqlite3")
 
 
 @pytest.mark.parametrize("kind", ["challenge", "token"])

@@ -2,40 +2,39 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Iterator, Tuple
 
 import pytest
 import requests
 from flask import Flask, g, jsonify, render_template_string
-from werkzeug.serving import make_server
 
-from flask_captcha_ext import CaptchaExt, ConfigError, captcha_protected
+from flask_captcha_ext import ConfigError, captcha_protected
+from flask_captcha_ext.state import get_state
 from flask_captcha_ext.testing import record_answers
+from tests.support import ALL_TYPES, ThreadedServer, build_app, free_port
 
 
 @pytest.fixture
 def central(tmp_path) -> Iterator[Tuple[Flask, str]]:
     """A central service on 127.0.0.1 with its API under /api."""
-    app = Flask("central", instance_path=str(tmp_path / "central"))
-    app.config.update(
+    app = build_app(
+        "central",
+        instance_path=tmp_path / "central",
         TESTING=True,
         SECRET_KEY="central-secret-0123456789abcdef0123",
         CAPTCHA_STORE_URL="sqlite:///" + str(tmp_path / "central.sqlite3"),
         CAPTCHA_URL_PREFIX="/api",
         CAPTCHA_CORS_ORIGINS=["https://shop.example"],
+        CAPTCHA_CHALLENGE_TYPES=ALL_TYPES,  # the shops apply their own types to its tokens
     )
-    CaptchaExt(app)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}/api"
-    server.shutdown()
+    with ThreadedServer(app) as server:
+        yield app, server.url + "/api"
 
 
 def _client_app(tmp_path, verify_url: str, site_key: str, secret: str, **config) -> Flask:
-    app = Flask("shop", instance_path=str(tmp_path / "shop"))
-    app.config.update(
+    app = build_app(
+        "shop",
+        instance_path=tmp_path / "shop",
         SECRET_KEY="shop-secret-0123456789abcdef0123456",
         CAPTCHA_STORE_URL="memory://",
         CAPTCHA_VERIFY_URL=verify_url,
@@ -44,7 +43,6 @@ def _client_app(tmp_path, verify_url: str, site_key: str, secret: str, **config)
         CAPTCHA_TIMEOUT=(1, 2),
         **config,
     )
-    CaptchaExt(app)
 
     @app.post("/order")
     @captcha_protected
@@ -55,12 +53,16 @@ def _client_app(tmp_path, verify_url: str, site_key: str, secret: str, **config)
     return app
 
 
-def _token(central_app: Flask, base: str, site_key: str) -> str:
+def _token(
+    central_app: Flask, base: str, site_key: str, kind: str = "image", action: str | None = None
+) -> str:
     with record_answers(central_app) as answers:
-        gen = requests.post(base + "/generate", json={"site_key": site_key, "type": "math"},
+        gen = requests.post(base + "/generate", json={"site_key": site_key, "type": kind},
                             headers={"Origin": "https://shop.example"}, timeout=5).json()
     body = {"site_key": site_key, "captcha_id": gen["captcha_id"],
             "user_input": answers[gen["captcha_id"]]}
+    if action:
+        body["action"] = action
     reply = requests.post(base + "/validate", json=body,
                           headers={"Origin": "https://shop.example"}, timeout=5)
     assert reply.headers.get("Access-Control-Allow-Origin") == "https://shop.example"
@@ -70,7 +72,7 @@ def _token(central_app: Flask, base: str, site_key: str) -> str:
 def test_a_second_app_verifies_tokens_of_the_central_service(central, tmp_path):
     central_app, base = central
     with central_app.app_context():
-        site_key, secret, _ = central_app.extensions["captcha"].service.site_keys.create(
+        site_key, secret, _ = get_state(central_app).service.site_keys.create(
             "shop", ("https://shop.example",)
         )
     shop = _client_app(tmp_path, base + "/siteverify", site_key, secret)
@@ -87,7 +89,7 @@ def test_a_second_app_verifies_tokens_of_the_central_service(central, tmp_path):
 
 def test_wrong_secret_and_foreign_tokens_fail(central, tmp_path):
     central_app, base = central
-    registry = central_app.extensions["captcha"].service.site_keys
+    registry = get_state(central_app).service.site_keys
     key_a, secret_a, _ = registry.create("a")
     key_b, secret_b, _ = registry.create("b")
     token_a = _token(central_app, base, key_a)
@@ -103,20 +105,34 @@ def test_wrong_secret_and_foreign_tokens_fail(central, tmp_path):
     assert own.test_client().post("/order", json={"captcha-token": token_a}).status_code == 200
 
 
-def test_central_down_fails_closed_unless_fail_open(tmp_path):
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/api/siteverify"
+def test_central_down_fails_closed_and_fail_open_is_refused(tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}/api/siteverify"
     closed = _client_app(tmp_path, dead, "sk_x", "ss_y")
     reply = closed.test_client().post("/order", json={"captcha-token": "a.b.c"})
     assert reply.status_code == 503
     assert "server-unreachable" in reply.get_json()["error_codes"]
-    opened = _client_app(tmp_path, dead, "sk_x", "ss_y", CAPTCHA_FAIL_OPEN=True)
-    with opened.app_context():
-        result = opened.extensions["captcha"].ext.verify("a.b.c")
-    assert result.success and result.fail_open
+    with pytest.raises(ConfigError, match="CAPTCHA_FAIL_OPEN"):
+        _client_app(tmp_path, dead, "sk_x", "ss_y", CAPTCHA_FAIL_OPEN=True)
+
+
+def test_the_consumer_applies_its_own_types_and_action(central, tmp_path):
+    """The central service allows math; the shop does not, and expects an action."""
+    central_app, base = central
+    registry = get_state(central_app).service.site_keys
+    site_key, secret, _ = registry.create("shop")
+    shop = _client_app(tmp_path, base + "/siteverify", site_key, secret, CAPTCHA_ACTION="order")
+    client = shop.test_client()
+
+    def order(token: str) -> list:
+        reply = client.post("/order", json={"captcha-token": token})
+        return reply.get_json().get("error_codes", []) if reply.status_code != 200 else []
+
+    assert order(_token(central_app, base, site_key, "math", "order")) == [
+        "challenge-type-not-allowed"
+    ]
+    assert order(_token(central_app, base, site_key, "image", "signup")) == ["action-mismatch"]
+    assert order(_token(central_app, base, site_key, "image")) == ["action-mismatch"]
+    assert order(_token(central_app, base, site_key, "image", "order")) == []
 
 
 def test_widget_points_at_the_central_service(central, tmp_path):
@@ -132,8 +148,7 @@ def test_widget_points_at_the_central_service(central, tmp_path):
 
 
 def test_remote_mode_without_keys_fails_at_init_app(tmp_path):
-    app = Flask("shop", instance_path=str(tmp_path))
-    app.config.update(CAPTCHA_VERIFY_URL="https://central.example/api/siteverify",
-                      CAPTCHA_SITE_KEY="sk_x")
     with pytest.raises(ConfigError, match="CAPTCHA_SECRET_KEY"):
-        CaptchaExt(app)
+        build_app("shop", instance_path=tmp_path,
+                  CAPTCHA_VERIFY_URL="https://central.example/api/siteverify",
+                  CAPTCHA_SITE_KEY="sk_x")

@@ -4,67 +4,41 @@ a Redis outage in the middle of a load gives 503s (never a pass) until Redis is 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Iterator, List, Set
 
 import pytest
 import requests
 
-from tests.redis_server import RedisServer, free_port
+from tests.support import Gunicorn, RedisServer
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 3
 
 
-class Gunicorn:
-    """gunicorn serving tests.live_app with WORKERS sync workers on 127.0.0.1."""
+def start_live_app(redis_url: str, **config: str) -> Gunicorn:
+    """gunicorn serving tests.live_app with WORKERS sync workers on 127.0.0.1, once each of them
+    has answered."""
+    kwargs = "".join(f", {k}={v!r}" for k, v in config.items())
+    server = Gunicorn(
+        f"tests.live_app:create_test_app({redis_url!r}{kwargs})",
+        WORKERS,
+        options=["--graceful-timeout", "2", "--timeout", "30"],
+    )
+    pids: Set[str] = set()
 
-    def __init__(self, redis_url: str, **config: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        kwargs = "".join(f", {k}={v!r}" for k, v in config.items())
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-w",
-                str(WORKERS),
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--graceful-timeout",
-                "2",
-                "--timeout",
-                "30",
-                f"tests.live_app:create_test_app({redis_url!r}{kwargs})",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    def every_worker_answered() -> bool:
+        pids.add(
+            requests.get(
+                server.base + "/_site_key", timeout=2, headers={"Connection": "close"}
+            ).headers["X-Worker-Pid"]
         )
-        self._wait_ready()
+        return len(pids) >= WORKERS
 
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
-        pids: Set[str] = set()
-        while time.monotonic() < deadline and len(pids) < WORKERS:
-            try:
-                pids.add(
-                    requests.get(
-                        self.base + "/_site_key", timeout=2, headers={"Connection": "close"}
-                    ).headers["X-Worker-Pid"]
-                )
-            except requests.RequestException:
-                time.sleep(0.2)
-        assert len(pids) == WORKERS, f"only {len(pids)} gunicorn workers answered"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=15)
+    if not server.wait_until(every_worker_answered, timeout=30):
+        server.stop()
+    assert len(pids) == WORKERS, f"only {len(pids)} gunicorn workers answered"
+    return server
 
 
 @pytest.fixture
@@ -81,7 +55,7 @@ def _post(url: str, body: dict) -> requests.Response:
 
 
 def test_generate_validate_verify_scattered_across_workers(redis):
-    app = Gunicorn(redis.url)
+    app = start_live_app(redis.url)
     try:
         base = app.base
         site_key = requests.get(base + "/_site_key", timeout=5).json()["site_key"]
@@ -108,7 +82,7 @@ def test_generate_validate_verify_scattered_across_workers(redis):
 
 
 def test_a_rate_limit_holds_across_workers_as_one_limit(redis):
-    app = Gunicorn(redis.url, CAPTCHA_RATE_LIMIT_GENERATE="20/hour")
+    app = start_live_app(redis.url, CAPTCHA_RATE_LIMIT_GENERATE="20/hour")
     try:
         site_key = requests.get(app.base + "/_site_key", timeout=5).json()["site_key"]
         body = {"site_key": site_key, "type": "math"}
@@ -124,7 +98,7 @@ def test_a_rate_limit_holds_across_workers_as_one_limit(redis):
 
 
 def test_store_outage_mid_load_gives_503s_then_recovers(redis):
-    app = Gunicorn(redis.url)
+    app = start_live_app(redis.url)
     try:
         base = app.base
         site_key = requests.get(base + "/_site_key", timeout=5).json()["site_key"]
@@ -172,8 +146,10 @@ def test_store_outage_mid_load_gives_503s_then_recovers(redis):
         app.stop()
 
 
-def test_fail_open_never_leaks_into_self_hosted_checks(redis):
-    app = Gunicorn(redis.url, CAPTCHA_FAIL_OPEN=True)
+def test_a_store_outage_passes_nothing(redis):
+    """Fail-open cannot even be configured for self-hosted checks (tests/
+    test_verification_policy.py); with the store down, junk and the test token fail."""
+    app = start_live_app(redis.url)
     try:
         redis.stop()
         reply = _post(app.base + "/protected", {"captcha-token": "x.y.z"})

@@ -26,9 +26,10 @@ from hypothesis import strategies as st
 from schemathesis.checks import negative_data_rejection
 from schemathesis.config import SchemathesisConfig
 
-from flask_captcha_ext import CaptchaExt
 from flask_captcha_ext.selfhosted.sitekeys import derived_key_pair
+from flask_captcha_ext.state import get_state
 from flask_captcha_ext.testing import record_answers
+from tests import support
 
 EXAMPLES = int(os.environ.get("CAPTCHA_SCHEMATHESIS_EXAMPLES", "1000"))
 SECRET = "schemathesis-secret-0123456789abcdef"
@@ -42,17 +43,15 @@ LIVE_ID, RIGHT, FRESH_TOKEN = "<live-captcha-id>", "<right-answer>", "<fresh-tok
 
 def build_app() -> Flask:
     """The app under test, counting the requests each path receives."""
-    app = Flask("schemathesis_app", instance_path=tempfile.mkdtemp(prefix="captcha-st-"))
-    app.config.update(
+    app = support.build_app(
+        "schemathesis_app",
+        instance_path=tempfile.mkdtemp(prefix="captcha-st-"),
         TESTING=True,
         SECRET_KEY=SECRET,
         CAPTCHA_STORE_URL="memory://",
-        CAPTCHA_RATE_LIMIT_GENERATE=HIGH,
-        CAPTCHA_RATE_LIMIT_VALIDATE=HIGH,
-        CAPTCHA_RATE_LIMIT_IP_GENERATE=HIGH,
-        CAPTCHA_RATE_LIMIT_IP_VALIDATE=HIGH,
+        CAPTCHA_CHALLENGE_TYPES=support.ALL_TYPES,
+        **support.rate_limits(HIGH),
     )
-    CaptchaExt(app)
     inner = app.wsgi_app
 
     def counting(environ: Dict[str, Any], start_response: Callable) -> Any:
@@ -65,7 +64,7 @@ def build_app() -> Flask:
 
 REQUESTS: Counter = Counter()
 APP = build_app()
-SERVICE = APP.extensions["captcha"].service
+SERVICE = get_state(APP).service
 # Live challenges and fresh tokens the test handed out, so a pass can be checked as earned.
 ANSWERS: Dict[str, str] = {}
 TOKENS: Set[str] = set()

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from example.service import config_from_environment, create_service
+from flask_captcha_ext.state import get_state
 
 
 def test_environment_values_are_read_as_json_or_text():
@@ -35,7 +36,7 @@ def test_service_serves_api_demo_and_key_cli(monkeypatch, tmp_path):
     monkeypatch.setenv("CAPTCHA_CORS_ORIGINS", '["https://blog.example"]')
     monkeypatch.setenv("SECRET_KEY", "service-secret-0123456789abcdef0123")
     app = create_service({"TESTING": True})
-    settings = app.extensions["captcha"].settings
+    settings = get_state(app).settings
     assert settings.url_prefix == "/api" and settings.cors_origins == ("https://blog.example",)
     runner = app.test_cli_runner()
     out = runner.invoke(args=["captcha", "keys", "create", "--name", "blog",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from flask import Flask
 
 from flask_captcha_ext import CaptchaExt, ConfigError
 from flask_captcha_ext.settings import DEFAULTS
+from flask_captcha_ext.state import get_state
+from tests.support import build_app
 
 
 def test_every_key_is_set_with_its_default(make_app):
@@ -15,40 +16,43 @@ def test_every_key_is_set_with_its_default(make_app):
         assert key in app.config
         if key not in ("CAPTCHA_STORE_URL",):
             assert app.config[key] == value
-    settings = app.extensions["captcha"].settings
+    settings = get_state(app).settings
     assert settings.provider == "selfhosted"
-    assert settings.blueprint is True
+    assert settings.blueprint is None  # None: as the provider needs
+    assert get_state(app).api is True
     assert settings.timeout == (3.0, 5.0)
 
 
 def test_user_values_are_kept(make_app):
     app = make_app(CAPTCHA_CHALLENGE_TTL=60, CAPTCHA_URL_PREFIX="/api")
     assert app.config["CAPTCHA_CHALLENGE_TTL"] == 60
-    assert app.extensions["captcha"].settings.challenge_ttl == 60
+    assert get_state(app).settings.challenge_ttl == 60
     assert "/api/generate" in {r.rule for r in app.url_map.iter_rules()}
 
 
 def test_zero_config_uses_sqlite_in_instance_folder(tmp_path):
-    app = Flask("zero", instance_path=str(tmp_path / "inst"))
-    CaptchaExt(app)
+    app = build_app("zero", instance_path=tmp_path / "inst", TESTING=True)
     url = app.config["CAPTCHA_STORE_URL"]
     assert url.startswith("sqlite:///") and str(tmp_path / "inst") in url
     client = app.test_client()
-    site_key = app.extensions["captcha"].service.site_keys.own_site_key
-    response = client.post("/captcha/generate", json={"site_key": site_key, "type": "math"})
+    site_key = get_state(app).service.site_keys.own_site_key
+    response = client.post("/captcha/generate", json={"site_key": site_key, "type": "pow"})
     assert response.status_code == 200
     assert (tmp_path / "inst" / "captcha.sqlite3").exists()
 
 
-def test_zero_config_master_secret_is_shared_by_apps_on_one_store(tmp_path):
+def test_without_a_secret_nothing_is_kept_in_the_store(tmp_path):
+    """Testing without SECRET_KEY: each process makes up its own secret and stores none."""
     url = "sqlite:///" + str(tmp_path / "shared.sqlite3")
-    keys = []
-    for name in ("one", "two"):
-        app = Flask(name, instance_path=str(tmp_path / name))
-        app.config["CAPTCHA_STORE_URL"] = url
-        CaptchaExt(app)
-        keys.append(app.extensions["captcha"].service.site_keys.own_site_key)
-    assert keys[0] == keys[1]
+    states = [
+        get_state(
+            build_app(name, instance_path=tmp_path / name, TESTING=True, CAPTCHA_STORE_URL=url)
+        )
+        for name in ("one", "two")
+    ]
+    keys = {state.service.site_keys.own_site_key for state in states}
+    assert len(keys) == 2
+    assert states[0].store.get("master-secret") is None
 
 
 @pytest.mark.parametrize(
@@ -89,14 +93,12 @@ def test_bad_values_fail_at_init_app_naming_the_key(make_app, key, value):
 
 
 def test_third_party_provider_without_keys_fails_naming_the_key(tmp_path):
-    app = Flask("p", instance_path=str(tmp_path))
-    app.config.update(CAPTCHA_PROVIDER="hcaptcha", CAPTCHA_SITE_KEY="site")
     with pytest.raises(ConfigError, match="CAPTCHA_SECRET_KEY"):
-        CaptchaExt(app)
+        build_app("p", instance_path=tmp_path, CAPTCHA_PROVIDER="hcaptcha", CAPTCHA_SITE_KEY="site")
 
 
 def test_settings_are_frozen(make_app):
-    settings = make_app().extensions["captcha"].settings
+    settings = get_state(make_app()).settings
     with pytest.raises(AttributeError):
         settings.provider = "hcaptcha"  # type: ignore[misc]
 
@@ -105,11 +107,10 @@ def test_two_apps_in_one_process_are_independent(tmp_path):
     ext = CaptchaExt()
     apps = []
     for name in ("a", "b"):
-        app = Flask(name, instance_path=str(tmp_path / name))
-        app.config.update(SECRET_KEY=f"secret-of-{name}-0123456789", CAPTCHA_STORE_URL="memory://")
-        ext.init_app(app)
+        app = build_app(name, instance_path=tmp_path / name, ext=ext,
+                        SECRET_KEY=f"secret-of-{name}-0123456789", CAPTCHA_STORE_URL="memory://")
         apps.append(app)
-    a, b = (app.extensions["captcha"] for app in apps)
+    a, b = (get_state(app) for app in apps)
     assert a is not b and a.store is not b.store
     assert a.service.site_keys.own_site_key != b.service.site_keys.own_site_key
 
@@ -121,7 +122,7 @@ def test_two_apps_in_one_process_are_independent(tmp_path):
     with record_answers(apps[0]) as answers:
         gen = client.post(
             "/captcha/generate",
-            json={"site_key": a.service.site_keys.own_site_key, "type": "math"},
+            json={"site_key": a.service.site_keys.own_site_key, "type": "image"},
         ).get_json()
     token = client.post(
         "/captcha/validate",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+from flask_captcha_ext.state import get_state
 from tests.helpers import generate
+from tests.support import ALL_TYPES
 
 
 def test_create_list_revoke_through_the_cli(make_app):
-    app = make_app()
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES)
     runner = app.test_cli_runner()
     out = runner.invoke(
         args=[
@@ -34,7 +36,7 @@ def test_create_list_revoke_through_the_cli(make_app):
     assert site_key not in listing and secret not in listing
 
     # Neither the key nor the secret is stored in the clear.
-    store = app.extensions["captcha"].store
+    store = get_state(app).store
     stored = " ".join(value for _, value in store.scan(""))
     stored_keys = " ".join(key for key, _ in store.scan(""))
     assert site_key not in stored + stored_keys and secret not in stored + stored_keys
@@ -49,7 +51,7 @@ def test_create_list_revoke_through_the_cli(make_app):
 
 
 def test_bad_origin_and_unknown_revoke_fail_clearly(make_app):
-    runner = make_app().test_cli_runner()
+    runner = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES).test_cli_runner()
     for origin in (
         "blog",
         "https://example.com:abc",
@@ -74,8 +76,8 @@ def test_bad_origin_and_unknown_revoke_fail_clearly(make_app):
 
 
 def test_secret_lookup(make_app):
-    app = make_app()
-    registry = app.extensions["captcha"].service.site_keys
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES)
+    registry = get_state(app).service.site_keys
     site_key, secret, record = registry.create("api")
     assert registry.by_secret(secret).id == record.id
     assert registry.by_secret(secret + "x") is None
@@ -84,8 +86,12 @@ def test_secret_lookup(make_app):
 
 
 def test_app_own_key_from_settings(make_app):
-    app = make_app(CAPTCHA_SITE_KEY="sk_mine_0123456789", CAPTCHA_SECRET_KEY="ss_mine_secret_0123")
-    registry = app.extensions["captcha"].service.site_keys
+    app = make_app(
+        CAPTCHA_CHALLENGE_TYPES=ALL_TYPES,
+        CAPTCHA_SITE_KEY="sk_mine_0123456789",
+        CAPTCHA_SECRET_KEY="ss_mine_secret_0123",
+    )
+    registry = get_state(app).service.site_keys
     assert registry.own_site_key == "sk_mine_0123456789"
     assert registry.by_secret("ss_mine_secret_0123").builtin
     assert generate(app, "math", site_key="sk_mine_0123456789")[0]["type"] == "math"

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import io
-import threading
 import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Iterator
 
 import jwt
 import pytest
@@ -15,12 +12,12 @@ import requests
 from flask import Flask, request
 from flask_wtf import FlaskForm
 from flask_wtf.recaptcha import RecaptchaField
-from werkzeug.serving import make_server
 
 from flask_captcha_ext.selfhosted.sitekeys import derived_key_pair
+from flask_captcha_ext.state import get_state
 from flask_captcha_ext.testing import record_answers
-from tests.conftest import SECRET
 from tests.helpers import generate, own_site_key, solve
+from tests.support import ALL_TYPES, SECRET, ThreadedServer
 
 SV = "/captcha/siteverify"
 OWN_SECRET = derived_key_pair(SECRET.encode())[1]
@@ -28,7 +25,7 @@ OWN_SECRET = derived_key_pair(SECRET.encode())[1]
 
 @pytest.fixture
 def app(make_app, store_url):
-    return make_app(CAPTCHA_STORE_URL=store_url)
+    return make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_STORE_URL=store_url)
 
 
 def _verify(app, **fields):
@@ -50,24 +47,30 @@ def _token_for(app, site_key, origin=None):
 def test_success_shape_then_timeout_or_duplicate(app):
     token = solve(app)
     body = _verify(app, secret=OWN_SECRET, response=token, remoteip="203.0.113.9")
-    assert set(body) == {"success", "challenge_ts", "hostname", "error-codes"}
+    assert set(body) == {
+        "success", "challenge_ts", "hostname", "challenge_type", "action", "error-codes"
+    }
+    assert body["challenge_type"] == "pow" and body["action"] is None
     assert body["success"] is True and body["error-codes"] == []
     solved_at = datetime.strptime(body["challenge_ts"], "%Y-%m-%dT%H:%M:%SZ")
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     assert abs((now - solved_at).total_seconds()) < 10
     again = _verify(app, secret=OWN_SECRET, response=token)
     assert again == {
-        "success": False, "challenge_ts": None, "hostname": None,
-        "error-codes": ["timeout-or-duplicate"],
+        "success": False, "challenge_ts": None, "hostname": None, "challenge_type": None,
+        "action": None, "error-codes": ["timeout-or-duplicate"],
     }
 
 
 def test_json_body_and_query_string_work_too(app):
+    """The body carries the secret; the token may come in the query string, as Google allows
+    (a secret there is refused: tests/test_siteverify_query.py)."""
     client = app.test_client()
     body = client.post(SV, json={"secret": OWN_SECRET, "response": solve(app)}).get_json()
     assert body["success"] is True
-    query = {"secret": OWN_SECRET, "response": solve(app)}
-    assert client.post(SV, query_string=query).get_json()["success"] is True
+    query = {"response": solve(app)}
+    reply = client.post(SV, query_string=query, data={"secret": OWN_SECRET})
+    assert reply.get_json()["success"] is True
     multipart = client.post(
         SV, data={"secret": OWN_SECRET, "response": solve(app)}, content_type="multipart/form-data"
     )
@@ -75,7 +78,7 @@ def test_json_body_and_query_string_work_too(app):
 
 
 def test_an_expired_token_is_timeout_or_duplicate(make_app):
-    app = make_app(CAPTCHA_TOKEN_TTL=1)
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_TOKEN_TTL=1)
     token = solve(app)
     time.sleep(2.1)
     assert _verify(app, secret=OWN_SECRET, response=token)["error-codes"] == [
@@ -98,7 +101,10 @@ def test_an_expired_token_is_timeout_or_duplicate(make_app):
 )
 def test_error_codes(app, fields, codes):
     body = _verify(app, **fields)
-    assert body == {"success": False, "challenge_ts": None, "hostname": None, "error-codes": codes}
+    assert body == {
+        "success": False, "challenge_ts": None, "hostname": None, "challenge_type": None,
+        "action": None, "error-codes": codes,
+    }
 
 
 def test_a_wrong_secret_does_not_spend_the_token(app):
@@ -110,7 +116,7 @@ def test_a_wrong_secret_does_not_spend_the_token(app):
 
 
 def test_a_token_of_another_site_key_is_invalid_and_not_spent(app):
-    registry = app.extensions["captcha"].service.site_keys
+    registry = get_state(app).service.site_keys
     other_key, other_secret, _ = registry.create("other")
     token = _token_for(app, other_key)
     body = _verify(app, secret=OWN_SECRET, response=token)
@@ -119,7 +125,7 @@ def test_a_token_of_another_site_key_is_invalid_and_not_spent(app):
 
 
 def test_a_revoked_key_secret_is_invalid(app):
-    registry = app.extensions["captcha"].service.site_keys
+    registry = get_state(app).service.site_keys
     site_key, secret, record = registry.create("gone")
     token = _token_for(app, site_key)
     registry.revoke(record.id)
@@ -128,7 +134,7 @@ def test_a_revoked_key_secret_is_invalid(app):
 
 def test_forged_tokens_are_invalid(app):
     now = int(time.time())
-    claims = {"iss": "flask-captcha-ext", "sub": app.extensions["captcha"].service.site_keys.own.id,
+    claims = {"iss": "flask-captcha-ext", "sub": get_state(app).service.site_keys.own.id,
               "jti": "x", "iat": now, "exp": now + 60}
     forged = jwt.encode(claims, "not-our-secret-0123456789abcdef0123", algorithm="HS256")
     unsigned = jwt.encode(claims, None, algorithm="none")
@@ -138,7 +144,7 @@ def test_forged_tokens_are_invalid(app):
 
 
 def test_hostname_is_the_host_of_the_page_that_solved_it(app):
-    registry = app.extensions["captcha"].service.site_keys
+    registry = get_state(app).service.site_keys
     site_key, secret, _ = registry.create("shop", ("https://shop.example",))
     token = _token_for(app, site_key, origin="https://shop.example")
     assert _verify(app, secret=secret, response=token)["hostname"] == "shop.example"
@@ -180,9 +186,7 @@ def test_get_is_405(app):
 
 def test_store_outage_is_503_not_a_pass(make_app):
     app = make_app(CAPTCHA_STORE_URL="redis://127.0.0.1:1/0")
-    token = app.extensions["captcha"].service.tokens.issue(
-        app.extensions["captcha"].service.site_keys.own.id, "math"
-    )
+    token = solve(make_app(CAPTCHA_STORE_URL="memory://"))  # a well-formed token of that secret
     client = app.test_client()
     for secret in (OWN_SECRET, "ss_unknown"):  # claim fails / secret lookup fails
         response = client.post(SV, data={"secret": secret, "response": token})
@@ -194,23 +198,10 @@ def test_store_outage_is_503_not_a_pass(make_app):
 # -- real clients over real HTTP ------------------------------------------------------------
 
 
-@contextmanager
-def live_server(app: Flask) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port in a thread; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
-        server.server_close()
-
-
 def test_a_plain_recaptcha_client_verifies_our_tokens_by_changing_the_url(make_app):
-    app = make_app()
-    with live_server(app) as base:
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES)
+    with ThreadedServer(app) as server:
+        base = server.url
         session = requests.Session()
         payload = {"site_key": own_site_key(app), "type": "math"}
         with record_answers(app) as answers:
@@ -236,7 +227,7 @@ def test_a_plain_recaptcha_client_verifies_our_tokens_by_changing_the_url(make_a
 
 def test_flask_wtf_recaptcha_field_verifies_our_tokens(make_app):
     """Flask-WTF's own Recaptcha validator, pointed at our siteverify, unchanged otherwise."""
-    captcha_app = make_app()
+    captcha_app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES)
     site = Flask("client_site")
     site.config.update(
         SECRET_KEY="client-site", WTF_CSRF_ENABLED=False,  # not testing: the validator must run
@@ -253,7 +244,8 @@ def test_flask_wtf_recaptcha_field_verifies_our_tokens(make_app):
             return "ok"
         return {"errors": form.errors, "sent": request.form.get("g-recaptcha-response")}, 400
 
-    with live_server(captcha_app) as base:
+    with ThreadedServer(captcha_app) as server:
+        base = server.url
         site.config["RECAPTCHA_VERIFY_SERVER"] = base + "/captcha/siteverify"
         client = site.test_client()
         token = solve(captcha_app)

@@ -19,6 +19,7 @@ from typing import Any, List, Tuple
 import pytest
 
 from flask_captcha_ext.stores import Store, open_store
+from tests.support import store_url_of
 
 THREADS = 32
 THREAD_KEYS = 200
@@ -28,11 +29,7 @@ SHARED_LIMIT = 500  # of PROCESSES x PROCESS_KEYS attempts
 
 
 def _url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if backend == "memory":
-        return "memory://"
-    if backend == "sqlite":
-        return "sqlite:///" + str(tmp_path / "races.sqlite3")
-    return request.getfixturevalue("redis_url")
+    return store_url_of(request, backend, tmp_path, "races.sqlite3")
 
 
 def _attempt(store: Store, op: str, key: str) -> bool:

@@ -18,7 +18,7 @@ from flask_captcha_ext.stores import sqlite as sqlite_module
 from flask_captcha_ext.stores.memory import MemoryStore
 from flask_captcha_ext.stores.redis import RedisStore
 from flask_captcha_ext.stores.sqlite import SQLiteStore
-from tests.redis_server import RedisServer, free_port
+from tests.support import RedisServer, free_port, store_url_of
 
 BACKENDS = ["memory", "sqlite", "redis"]
 SHORT = 0.3  # a ttl that expires within the test, yet outlives a few calls on a busy machine
@@ -27,11 +27,7 @@ SLACK = 0.05  # Redis reports whole milliseconds
 
 
 def _url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if backend == "memory":
-        return "memory://"
-    if backend == "sqlite":
-        return "sqlite:///" + str(tmp_path / "store" / "captcha.sqlite3")
-    return request.getfixturevalue("redis_url")
+    return store_url_of(request, backend, tmp_path / "store")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -7,9 +7,11 @@ import time
 import jwt
 import pytest
 
+from flask_captcha_ext import verification
 from flask_captcha_ext.selfhosted.tokens import ISSUER, TokenService
 from flask_captcha_ext.stores import open_store
 from tests.helpers import solve
+from tests.support import ALL_TYPES
 
 SECRET = b"k" * 32
 
@@ -21,9 +23,12 @@ def tokens(store_url):
 
 def test_claims(tokens):
     token = tokens.issue("site1", "math")
-    claims = jwt.decode(token, SECRET, algorithms=["HS256"], issuer=ISSUER)
-    assert {"iss", "sub", "jti", "iat", "exp"} <= set(claims)
+    claims = jwt.decode(
+        token, SECRET, algorithms=["HS256"], issuer=ISSUER, audience=tokens.deployment()
+    )
+    assert {"iss", "aud", "sub", "jti", "iat", "exp", "typ"} <= set(claims)
     assert claims["sub"] == "site1" and claims["exp"] - claims["iat"] == 60
+    assert claims["typ"] == "math"
 
 
 def test_valid_once_then_duplicate(tokens):
@@ -77,12 +82,12 @@ def test_missing_claims_are_refused(tokens):
 
 
 def test_verify_through_the_extension(make_app, store_url):
-    app = make_app(CAPTCHA_STORE_URL=store_url)
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_STORE_URL=store_url)
     token = solve(app)
-    ext = app.extensions["captcha"].ext
+    ext = verification
     with app.app_context():
         result = ext.verify(token)
-        assert result.success and result.score == 1.0
+        assert result.success and result.score is None and result.challenge_type == "pow"
         assert ext.verify(token).error_codes == ("token-duplicate",)
         assert ext.verify(None).error_codes == ("missing-input-response",)
 
@@ -91,12 +96,16 @@ def test_token_secret_setting_is_used(make_app):
     app = make_app(CAPTCHA_TOKEN_SECRET="a-very-long-token-secret-value-0123456789")
     token = solve(app)
     jwt.decode(
-        token, "a-very-long-token-secret-value-0123456789", algorithms=["HS256"], issuer=ISSUER
+        token,
+        "a-very-long-token-secret-value-0123456789",
+        algorithms=["HS256"],
+        issuer=ISSUER,
+        options={"verify_aud": False},
     )
 
 
 def test_disabled_passes_with_a_log_line(make_app, caplog):
-    app = make_app(CAPTCHA_ENABLED=False)
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_ENABLED=False)
     with app.app_context(), caplog.at_level("INFO", logger="flask_captcha_ext"):
-        result = app.extensions["captcha"].ext.verify("anything")
+        result = verification.verify("anything")
     assert result.success and "CAPTCHA_ENABLED is False" in caplog.text

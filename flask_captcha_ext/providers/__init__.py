@@ -1,8 +1,10 @@
-"""Third-party CAPTCHA providers: one module each, chosen by CAPTCHA_PROVIDER.
+"""CAPTCHA providers: one module each, chosen by CAPTCHA_PROVIDER, all behind ``Provider``.
 
-The self-hosted provider is the extension's own service and needs no object here
-(``build_provider`` returns None for it), unless CAPTCHA_VERIFY_URL points at a central service.
-Adding a provider is one module (a ``BaseProvider`` subclass) and one line in ``REGISTRY``.
+``build_provider`` is the one place that turns settings into a provider: the local self-hosted
+check, a central self-hosted service (CAPTCHA_VERIFY_URL), a third-party service, or a third-party
+service with the self-hosted fallback (CAPTCHA_FALLBACK). It also refuses what a provider cannot
+honour (missing keys, CAPTCHA_FAIL_OPEN where nothing may fail open). Adding a third-party
+provider is one module (a ``BaseProvider`` subclass) and one line in ``REGISTRY``.
 """
 
 from __future__ import annotations
@@ -10,19 +12,19 @@ from __future__ import annotations
 import ipaddress
 import logging
 from importlib import import_module
-from typing import TYPE_CHECKING, Any, Dict, Optional, Protocol, Tuple, Type
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple, Type
 from urllib.parse import urlsplit
 
-from ..result import VerificationResult
 from ..settings import ConfigError
 from .aio import AsyncHttpClient
-from .base import BaseProvider
+from .base import BaseProvider, Provider, WidgetSource
+from .fallback import FallbackProvider
 from .http import ClientOptions, HttpClient, ca_bundle_from_env
+from .local import LocalProvider, local_policy
 
 if TYPE_CHECKING:
     from ..selfhosted.service import CaptchaService
     from ..settings import Settings
-    from ..widget import WidgetOptions
 
 __all__ = [
     "REGISTRY",
@@ -31,15 +33,19 @@ __all__ = [
     "ClientOptions",
     "HttpClient",
     "Provider",
+    "WidgetSource",
     "build_provider",
+    "is_local",
+    "own_key_pair",
     "provider_class",
 ]
 
 log = logging.getLogger("flask_captcha_ext.providers")
 
-#: CAPTCHA_PROVIDER -> "module:Class" (imported on demand).
+#: CAPTCHA_PROVIDER -> "module:Class" of the providers that ask a server (imported on demand).
+#: "selfhosted" is asked over HTTP only when CAPTCHA_VERIFY_URL names a central service.
 REGISTRY: Dict[str, str] = {
-    "selfhosted": "remote:RemoteSelfhosted",  # only with CAPTCHA_VERIFY_URL (a central service)
+    "selfhosted": "remote:RemoteProvider",
     "recaptcha": "recaptcha:RecaptchaV2",
     "recaptcha_v3": "recaptcha_v3:RecaptchaV3",
     "hcaptcha": "hcaptcha:HCaptcha",
@@ -56,76 +62,110 @@ ALWAYS_PASS_SECRETS = (
     "1x0000000000000000000000000000000AA",  # Turnstile
 )
 
-
-class Provider(Protocol):
-    """What the extension needs of a third-party provider."""
-
-    name: str
-    #: Form fields the widget posts its token in, the primary one first. With
-    #: CAPTCHA_FALLBACK="selfhosted" the self-hosted ``captcha-token`` comes last.
-    response_fields: Tuple[str, ...]
-
-    def verify(
-        self,
-        token: Any,
-        remote_ip: Optional[str] = None,
-        action: Optional[str] = None,
-        min_score: Optional[float] = None,
-    ) -> VerificationResult:
-        """Verify ``token`` with the provider and apply the result policy."""
-
-    async def verify_async(
-        self,
-        token: Any,
-        remote_ip: Optional[str] = None,
-        action: Optional[str] = None,
-        min_score: Optional[float] = None,
-    ) -> VerificationResult:
-        """The same over httpx (extra ``[async]``), for ``async def`` views."""
-
-    def widget_context(self, options: WidgetOptions) -> Dict[str, Any]:
-        """Variables for ``flask_captcha_ext/widgets/<name>.html``."""
+Endpoints = Callable[[], Dict[str, str]]
 
 
 def provider_class(name: str) -> Type[BaseProvider]:
-    """The class registered for CAPTCHA_PROVIDER ``name``."""
+    """The class registered for CAPTCHA_PROVIDER ``name`` (asked over HTTP)."""
     try:
         module, cls = REGISTRY[name].split(":")
     except KeyError:
-        raise ConfigError(f"CAPTCHA_PROVIDER={name!r} is not a third-party provider") from None
+        raise ConfigError(f"CAPTCHA_PROVIDER={name!r} is not a known provider") from None
     return getattr(import_module(f"{__name__}.{module}"), cls)
 
 
 def build_provider(
     settings: Settings,
     service: Optional[CaptchaService] = None,
+    local_endpoints: Optional[Endpoints] = None,
     *,
+    testing: bool = False,
     ca_bundle: Optional[str] = None,
-) -> Optional[Provider]:
-    """The provider object for ``settings.provider`` (None for self-hosted).
+) -> Provider:
+    """The app's provider for ``settings``; ConfigError for what it cannot honour.
 
-    Builds the app's one HTTP client (and its lazy async twin) here, so every request and thread
-    shares one connection pool. ``ca_bundle`` (default: $REQUESTS_CA_BUNDLE or $SSL_CERT_FILE)
-    adds trust in a private CA; certificate checks are never switched off.
+    ``service`` and ``local_endpoints`` (the self-hosted blueprint's URLs) serve the local check
+    and the fallback. HTTP providers get the app's one HTTP client (and its lazy async twin), so
+    every request and thread shares one connection pool. ``ca_bundle`` (default:
+    $REQUESTS_CA_BUNDLE or $SSL_CERT_FILE) adds trust in a private CA; certificate checks are
+    never switched off.
     """
-    if settings.provider == "selfhosted" and not settings.verify_url:
-        return None
+
+    def local(types: tuple, noscript: bool) -> LocalProvider:
+        if service is None or local_endpoints is None:
+            raise ValueError("the self-hosted check needs the service and its endpoints")
+        source = WidgetSource(local_endpoints, types, noscript)
+        return LocalProvider(service, local_policy(settings, types), source)
+
+    if settings.fallback and settings.provider == "selfhosted":
+        raise ConfigError("CAPTCHA_FALLBACK='selfhosted' needs a third-party CAPTCHA_PROVIDER")
+    provider: Provider
+    if is_local(settings):
+        provider = local(settings.challenge_types, noscript=True)
+    else:
+        provider = _http_provider(settings, service, ca_bundle)
+        if settings.fallback:
+            _check_fallback_types(settings)
+            provider = FallbackProvider(provider, local(settings.fallback_types, noscript=False))
+    _check_keys(settings, provider, testing)
+    return provider
+
+
+def is_local(settings: Settings) -> bool:
+    """Whether this deployment checks its own tokens (self-hosted without a central service)."""
+    return settings.provider == "selfhosted" and not settings.verify_url
+
+
+def own_key_pair(settings: Settings, derived_key: str, derived_secret: str) -> Tuple[str, str]:
+    """The app's own self-hosted key pair: CAPTCHA_SITE_KEY / _SECRET_KEY when they name it
+    (the local provider), else the pair derived from the app's secret (the fallback widget's)."""
+    if is_local(settings) and settings.site_key:
+        return settings.site_key, settings.secret_key or derived_secret
+    return derived_key, derived_secret
+
+
+def _http_provider(
+    settings: Settings, service: Optional[CaptchaService], ca_bundle: Optional[str]
+) -> BaseProvider:
     cls = provider_class(settings.provider)
-    _check_settings(settings)
+    _check_verify_url(settings)
     options = ClientOptions(
         timeout=settings.timeout,
         proxy=settings.proxy,
         ca_bundle=ca_bundle or ca_bundle_from_env(),
     )
     store = service.store if service is not None else None
-    provider = cls(settings, HttpClient(options), AsyncHttpClient(options), store)
-    if settings.fallback == "selfhosted":
-        provider.response_fields = (*provider.response_fields, "captcha-token")
-    return provider
+    return cls(settings, HttpClient(options), AsyncHttpClient(options), store)
 
 
-def _check_settings(settings: Settings) -> None:
-    """Provider-level configuration problems that settings.py cannot see."""
+def _check_keys(settings: Settings, provider: Provider, testing: bool) -> None:
+    """Keys the provider cannot work without, and fail-open where nothing may fail open."""
+    if settings.fail_open and not provider.may_fail_open:
+        raise ConfigError(
+            "CAPTCHA_FAIL_OPEN applies to third-party providers only: the self-hosted provider "
+            "(local or through CAPTCHA_VERIFY_URL) never passes a token it could not check"
+        )
+    if not settings.enabled or testing or settings.test_mode:
+        return
+    for name in provider.required_keys:
+        if not getattr(settings, name[len("CAPTCHA_") :].lower()):
+            raise ConfigError(
+                f"{name} is required for CAPTCHA_PROVIDER={settings.provider!r}; without it "
+                "every check would fail (set CAPTCHA_TEST_MODE or CAPTCHA_ENABLED=False in tests)"
+            )
+
+
+def _check_fallback_types(settings: Settings) -> None:
+    extra = [t for t in settings.fallback_types if t not in settings.challenge_types]
+    if extra:
+        raise ConfigError(
+            f"CAPTCHA_FALLBACK_TYPES {extra} are not in CAPTCHA_CHALLENGE_TYPES, so the fallback "
+            "widget could never get such a challenge"
+        )
+
+
+def _check_verify_url(settings: Settings) -> None:
+    """Provider-level configuration problems that a single key's check cannot see."""
     if settings.verify_url:
         parts = urlsplit(settings.verify_url)
         if not parts.hostname:

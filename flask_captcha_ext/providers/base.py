@@ -1,10 +1,16 @@
-"""What every third-party provider shares: token checks, the verify flow, failures, the widget.
+"""What every provider is (``Provider``), and what every third-party provider shares
+(``BaseProvider``: token checks, the verify flow over HTTP, failures, the widget).
 
-A provider module supplies four things: its form field(s), ``build_call`` (the request for a
-token), ``interpret`` (the reply as a VerificationResult) and its widget context. This class runs
-them in the same order for ``verify`` and ``verify_async``, applies the policy, and turns every
-failure into a result: ``ServerUnreachable`` passes (flagged ``fail_open``) only when the app chose
-CAPTCHA_FAIL_OPEN; every other failure fails closed.
+Every way of checking a CAPTCHA is a ``Provider``: the seven third-party services, the local
+self-hosted check (``local.LocalProvider``), a central self-hosted service (``remote``), and a
+third-party provider with the self-hosted widget as its fallback (``fallback``). The verification
+path (``verification.py``) and the widget ask a provider, never which mode they are in.
+
+A third-party module supplies four things: its form field(s), ``build_call`` (the request for a
+token), ``interpret`` (the reply as a VerificationResult) and its widget context. ``BaseProvider``
+runs them in the same order for ``verify`` and ``verify_async``, applies the policy, and turns
+every failure into a result: ``ServerUnreachable`` passes (flagged ``fail_open``) only when the
+app chose CAPTCHA_FAIL_OPEN; every other failure fails closed.
 """
 
 from __future__ import annotations
@@ -13,7 +19,18 @@ import asyncio
 import ipaddress
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Iterable, Mapping, Optional, Tuple
+from dataclasses import dataclass
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    Iterable,
+    Mapping,
+    Optional,
+    Tuple,
+)
 from urllib.parse import urlencode
 
 from markupsafe import Markup
@@ -41,14 +58,87 @@ log = logging.getLogger("flask_captcha_ext.providers")
 
 #: Milliseconds the widget waits for the provider's script before mounting the fallback.
 FALLBACK_AFTER_MS = 10000
+#: The form field (and JSON key) the self-hosted widget posts its token in.
+SELFHOSTED_FIELD = "captcha-token"
+Types = Optional[Tuple[str, ...]]
 
 
-class BaseProvider:
+@dataclass(frozen=True)
+class WidgetSource:
+    """Where a page gets the self-hosted widget from: ``endpoints()`` gives the site key and the
+    generate, validate, script, style and worker URLs; ``types`` the challenge types the server
+    accepts from it; ``noscript`` whether a server-rendered challenge is shown without JavaScript.
+    """
+
+    endpoints: Callable[[], Dict[str, str]]
+    types: Tuple[str, ...]
+    noscript: bool = False
+
+
+class Provider:
+    """One way of checking a CAPTCHA; the extension holds exactly one per app.
+
+    Class flags say what the provider needs and allows, so that nothing else has to know which
+    kind it is: ``required_keys`` (config keys without which it cannot work), ``may_fail_open``
+    (whether CAPTCHA_FAIL_OPEN means anything for it), ``serves_challenges`` (it needs the
+    self-hosted endpoints and a secret to sign tokens) and ``accepts_answers`` (the no-JavaScript
+    ``captcha-id`` / ``captcha-answer`` pair).
+    """
+
+    name: str
+    #: Form fields (and JSON keys) a token may come in, the primary one first.
+    response_fields: Tuple[str, ...]
+    #: ``flask_captcha_ext/widgets/<template>.html`` renders its widget.
+    template: str
+    required_keys: ClassVar[Tuple[str, ...]] = ()
+    may_fail_open: ClassVar[bool] = False
+    serves_challenges: ClassVar[bool] = False
+    accepts_answers: ClassVar[bool] = False
+    #: The self-hosted widget this provider shows (alone or as a fallback), if any.
+    widget_source: Optional[WidgetSource] = None
+
+    def verify(
+        self,
+        token: Any,
+        remote_ip: Optional[str] = None,
+        action: Optional[str] = None,
+        min_score: Optional[float] = None,
+        types: Types = None,
+    ) -> VerificationResult:
+        """Check ``token`` and apply the policy (``action``, ``min_score`` and ``types`` narrow
+        the app's settings for this call); never raises."""
+        raise NotImplementedError
+
+    async def verify_async(
+        self,
+        token: Any,
+        remote_ip: Optional[str] = None,
+        action: Optional[str] = None,
+        min_score: Optional[float] = None,
+        types: Types = None,
+    ) -> VerificationResult:
+        """``verify`` for ``async def`` views (providers that ask nobody over HTTP just check)."""
+        return self.verify(token, remote_ip, action, min_score, types)
+
+    def verify_answer(
+        self, captcha_id: Any, answer: Any, remote_ip: Optional[str], types: Types = None
+    ) -> VerificationResult:
+        """Check a no-JavaScript answer (only where ``accepts_answers``)."""
+        return VerificationResult.failure(self.name, (TokenMissing.code,))
+
+    def widget_context(self, options: WidgetOptions) -> Dict[str, Any]:
+        """Variables for the widget template (every value gets escaped)."""
+        return {}
+
+    def close(self) -> None:
+        """Release what the provider holds (connection pools)."""
+
+
+class BaseProvider(Provider):
     """A third-party provider bound to one app's settings and HTTP clients."""
 
-    name: ClassVar[str]
-    #: Form fields the widget posts its token in, the primary one first.
-    response_fields: Tuple[str, ...]
+    required_keys = ("CAPTCHA_SITE_KEY", "CAPTCHA_SECRET_KEY")
+    may_fail_open = True
     default_url: ClassVar[str]
     script_src: str
     #: The global the provider's script defines (the widget checks it to detect a failed load).
@@ -78,6 +168,7 @@ class BaseProvider:
         self.aio = aio
         self.store = store
         self.url = settings.verify_url or self.default_url
+        self.template = self.name
         self.policy = Policy.from_settings(
             settings,
             default_min_score=self.default_min_score,
@@ -109,6 +200,7 @@ class BaseProvider:
         remote_ip: Optional[str] = None,
         action: Optional[str] = None,
         min_score: Optional[float] = None,
+        types: Types = None,
     ) -> VerificationResult:
         """Verify ``token`` with the provider and apply the result policy; never raises."""
         try:
@@ -116,7 +208,7 @@ class BaseProvider:
             result = self.interpret(self.http.send(call), call)
             if self.settles and result.success:
                 result = self.settle(result, call)
-            return self._policy(result, action, min_score)
+            return self._policy(result, action, min_score, types)
         except CaptchaError as exc:
             return self.error(exc)
         except Exception:  # a bug must cost a failed check, never a 500 or a pass
@@ -128,6 +220,7 @@ class BaseProvider:
         remote_ip: Optional[str] = None,
         action: Optional[str] = None,
         min_score: Optional[float] = None,
+        types: Types = None,
     ) -> VerificationResult:
         """``verify`` over httpx, for ``async def`` views; same results, same failures."""
         if self.aio is None:
@@ -139,7 +232,7 @@ class BaseProvider:
                 result = await asyncio.get_running_loop().run_in_executor(
                     None, self.settle, result, call
                 )
-            return self._policy(result, action, min_score)
+            return self._policy(result, action, min_score, types)
         except CaptchaError as exc:
             return self.error(exc)
         except ImportError:
@@ -162,9 +255,13 @@ class BaseProvider:
         return self.build_call(token, _valid_ip(remote_ip))
 
     def _policy(
-        self, result: VerificationResult, action: Optional[str], min_score: Optional[float]
+        self,
+        result: VerificationResult,
+        action: Optional[str],
+        min_score: Optional[float],
+        types: Types = None,
     ) -> VerificationResult:
-        checked = self.policy.check(result, action=action, min_score=min_score)
+        checked = self.policy.check(result, action=action, min_score=min_score, types=types)
         if result.success and not checked.success:
             log.info("%s: token rejected by policy: %s", self.name, ", ".join(checked.error_codes))
         return checked
@@ -207,12 +304,12 @@ class BaseProvider:
 
     # -- widget ----------------------------------------------------------------------------
 
-    def widget_context(self, options: WidgetOptions) -> Dict[str, Any]:
-        """Variables for ``flask_captcha_ext/widgets/<name>.html`` (every value gets escaped)."""
+    def widget_context(self, options: WidgetOptions, fallback: bool = False) -> Dict[str, Any]:
+        """Variables for ``flask_captcha_ext/widgets/<name>.html`` (every value gets escaped);
+        ``fallback``: the page also carries the self-hosted widget for when the script fails."""
         widget_id = "fce-" + secrets.token_hex(6)
         attrs = dict(options.attrs)
         css_class = attrs.pop("class", "")
-        fallback = self.settings.fallback == "selfhosted"
         mode = self.widget_mode(options)
         context = {
             "widget_id": widget_id,

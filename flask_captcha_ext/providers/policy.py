@@ -1,9 +1,10 @@
 """The result policy every provider applies after the provider itself said yes.
 
 A provider's "success" only means the token was genuine. Whether it was genuine *for this form* is
-ours to check: the score threshold, the expected action, the hostname the challenge was solved on,
-and how long ago. Each failed check adds its own error code, so logs say exactly what was wrong.
-Comparisons of actions and hostnames are case-insensitive (as in Google's official PHP client).
+ours to check: the challenge type (self-hosted tokens), the score threshold, the expected action,
+the hostname the challenge was solved on, and how long ago. Each failed check adds its own error
+code, so logs say exactly what was wrong. Comparisons of actions and hostnames are
+case-insensitive (as in Google's official PHP client).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ ACTION_MISMATCH = "action-mismatch"
 HOSTNAME_MISMATCH = "hostname-mismatch"
 CHALLENGE_TOO_OLD = "challenge-too-old"
 CHALLENGE_TS_INVALID = "challenge-ts-invalid"
+TYPE_NOT_ALLOWED = "challenge-type-not-allowed"
 #: How far in the future a challenge timestamp may lie (clock skew) before it is refused.
 CLOCK_SKEW = timedelta(seconds=300)
 
@@ -41,7 +43,9 @@ class Policy:
     ``default_action`` is expected when neither the call nor the app names an action (reCAPTCHA
     v3: the action its widget sends by default);
     ``action_required``: a reply without an action fails when one is expected (v3, Turnstile);
-    providers that never report actions ignore the expected action.
+    providers that never report actions ignore the expected action;
+    ``types``: the challenge types a self-hosted token may have (None: not a self-hosted policy;
+    a call's ``types`` can only narrow them).
     """
 
     min_score: Optional[float] = None
@@ -53,6 +57,7 @@ class Policy:
     score_required: bool = False
     action_required: bool = False
     reports_action: bool = True
+    types: Optional[Tuple[str, ...]] = None
 
     @classmethod
     def from_settings(cls, settings: Any, **rules: Any) -> Policy:
@@ -70,11 +75,12 @@ class Policy:
         action: Optional[str] = None,
         min_score: Optional[float] = None,
         now: Optional[datetime] = None,
+        types: Optional[Tuple[str, ...]] = None,
     ) -> VerificationResult:
         """``result`` unchanged when every check passes, else failed with one code per check."""
         if not result.success:
             return result
-        codes: List[str] = []
+        codes: List[str] = self._types(result.challenge_type, types)
         if not result.fail_open:  # a failover pass has no meaningful score
             codes += self._score(result.score, min_score)
         codes += self._action(result.action, action)
@@ -83,6 +89,12 @@ class Policy:
         if not codes:
             return result
         return replace(result.failed(*codes), fail_open=False)
+
+    def _types(self, got: Optional[str], wanted: Optional[Tuple[str, ...]]) -> List[str]:
+        if self.types is None:
+            return []
+        allowed = self.types if wanted is None else [t for t in wanted if t in self.types]
+        return [] if got in allowed else [TYPE_NOT_ALLOWED]
 
     def _score(self, score: Optional[float], min_score: Optional[float]) -> List[str]:
         threshold = next(

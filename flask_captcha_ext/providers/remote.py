@@ -1,19 +1,30 @@
-"""Remote mode of the self-hosted provider: a central deployment's ``siteverify`` checks tokens.
+"""A central self-hosted service: its ``siteverify`` checks tokens for this app.
 
 With ``CAPTCHA_PROVIDER="selfhosted"`` and ``CAPTCHA_VERIFY_URL`` pointing at another
 flask-captcha-ext deployment's ``.../siteverify``, this app renders the central service's widget
 (its generate and validate endpoints, with CAPTCHA_SITE_KEY) and asks the central service whether
-a token is good, exactly as a reCAPTCHA client would. The central service spends each token once.
+a token is good, exactly as a reCAPTCHA client would. The central service spends each token once
+and reports the challenge type, which must be one of this app's CAPTCHA_CHALLENGE_TYPES.
+
+It never fails open: an unreachable central service is a failed check (CAPTCHA_FAIL_OPEN with it
+is a configuration error), because a pass without any check would let every bot through.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Dict
 
+from ..result import VerificationResult
+from .base import SELFHOSTED_FIELD, WidgetSource
+from .http import Call, Reply
 from .siteverify import SiteverifyProvider
 
 if TYPE_CHECKING:
-    from ..widget import WidgetOptions
+    from ..settings import Settings
+    from ..stores import Store
+    from .aio import AsyncHttpClient
+    from .http import HttpClient
 
 
 def central_base(verify_url: str) -> str:
@@ -21,21 +32,45 @@ def central_base(verify_url: str) -> str:
     return verify_url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[0]
 
 
-class RemoteSelfhosted(SiteverifyProvider):
+class RemoteProvider(SiteverifyProvider):
     """Tokens of a central self-hosted service, verified through its siteverify."""
 
     name = "selfhosted"
-    response_fields = ("captcha-token",)
-    default_url = ""  # CAPTCHA_VERIFY_URL is required (settings.py checks it)
+    response_fields = (SELFHOSTED_FIELD,)
+    default_url = ""  # CAPTCHA_VERIFY_URL is what makes this provider
+    may_fail_open = False
 
-    def widget_context(self, options: WidgetOptions) -> Dict[str, Any]:
-        return {}  # widget.py renders the self-hosted widget against the central service
+    def __init__(
+        self,
+        settings: Settings,
+        http: HttpClient,
+        aio: AsyncHttpClient | None = None,
+        store: Store | None = None,
+    ) -> None:
+        super().__init__(settings, http, aio, store)
+        self.template = "selfhosted"
+        # The central service reports type and action: the same checks as a local token.
+        self.policy = replace(
+            self.policy,
+            types=settings.challenge_types,
+            reports_action=True,
+            action_required=True,
+        )
+        self.widget_source = WidgetSource(self.endpoints, settings.challenge_types)
 
-    def endpoints(self) -> Dict[str, Any]:
+    def interpret(self, reply: Reply, call: Call) -> VerificationResult:
+        result = super().interpret(reply, call)
+        kind = (reply.data or {}).get("challenge_type")
+        return replace(result, challenge_type=kind if isinstance(kind, str) else None)
+
+    def widget_context(self, options: Any, fallback: bool = False) -> Dict[str, Any]:
+        return {}  # widget.py renders the self-hosted widget from widget_source
+
+    def endpoints(self) -> Dict[str, str]:
         """Where the widget fetches and validates challenges, and loads its script from."""
         base = central_base(self.url)
         return {
-            "site_key": self.settings.site_key,
+            "site_key": self.settings.site_key or "",
             "generate_url": base + "/generate",
             "validate_url": base + "/validate",
             "script_url": base + "/static/widget.js",

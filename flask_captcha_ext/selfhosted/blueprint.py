@@ -12,10 +12,11 @@ import os
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.formparser import parse_form_data
 
+from ..state import get_state
 from ..stores import StoreUnavailable
 from .openapi import openapi_document
 from .service import ApiError, CaptchaService, request_origin
@@ -27,7 +28,7 @@ ROUTES = ("/generate", "/validate", "/siteverify", "/openapi.json")
 
 
 def _service() -> CaptchaService:
-    return current_app.extensions["captcha"].service
+    return get_state().service
 
 
 def _error(status: int, detail: str, headers: Dict[str, str] | None = None) -> Response:
@@ -74,8 +75,16 @@ def _encodable(data: Any) -> bool:
 def read_siteverify_fields(limit: int) -> Optional[Dict[str, Any]]:
     """siteverify's fields from a JSON, form-encoded or multipart body, then the query string.
 
-    None when the body cannot be parsed (siteverify answers ``bad-request``).
+    None when the body cannot be parsed (siteverify answers ``bad-request``). ``secret`` in the
+    query string is refused (400), never used: URLs end up in access logs and proxies' logs.
+    ``response`` and ``remoteip`` may still come there, as Google accepts.
     """
+    if "secret" in request.args:
+        raise ApiError(
+            400,
+            "send 'secret' in the POST body (form-encoded or JSON), never in the query string: "
+            "URLs are written to access logs",
+        )
     body = read_body(limit)
     fields: Dict[str, Any] = {k: v for k, v in request.args.items()}
     if request.mimetype == "application/json":
@@ -138,7 +147,12 @@ def create_blueprint(cors_origins: Tuple[str, ...]) -> Blueprint:
             if field not in data:
                 raise ApiError(400, f"missing field '{field}'")
         result = service.validate(
-            data["site_key"], data["captcha_id"], data["user_input"], _client_ip(), _origin()
+            data["site_key"],
+            data["captcha_id"],
+            data["user_input"],
+            _client_ip(),
+            _origin(),
+            action=data.get("action"),
         )
         return _no_store(jsonify(result))
 
@@ -146,7 +160,7 @@ def create_blueprint(cors_origins: Tuple[str, ...]) -> Blueprint:
     def siteverify() -> Response:
         service = _service()
         fields = read_siteverify_fields(service.settings.max_content_length)
-        return _no_store(jsonify(check_siteverify(service.site_keys, service.tokens, fields)))
+        return _no_store(jsonify(check_siteverify(service, fields)))
 
     @bp.get("/openapi.json")
     def openapi() -> Response:
@@ -197,3 +211,15 @@ def create_blueprint(cors_origins: Tuple[str, ...]) -> Blueprint:
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def local_endpoints(site_key: str) -> Dict[str, str]:
+    """Where this app's self-hosted widget gets challenges and its files (the blueprint's URLs)."""
+    return {
+        "site_key": site_key,
+        "generate_url": url_for("captcha.generate"),
+        "validate_url": url_for("captcha.validate"),
+        "script_url": url_for("captcha.static", filename="widget.js"),
+        "style_url": url_for("captcha.static", filename="widget.css"),
+        "worker_url": url_for("captcha.static", filename="pow-worker.js"),
+    }

@@ -9,7 +9,10 @@ from urllib.parse import urlsplit
 import click
 from flask.cli import AppGroup
 
+from ..settings import CHALLENGE_TYPES, ConfigError, challenge_types
+from ..state import get_state
 from .service import normalize_origin
+from .sitekeys import SiteKeyRegistry
 
 captcha_cli = AppGroup("captcha", help="Manage flask-captcha-ext.")
 
@@ -19,9 +22,7 @@ def keys() -> None:
     """Create, list and revoke site keys."""
 
 
-def _registry():  # type: ignore[no-untyped-def]
-    from ..state import get_state
-
+def _registry() -> SiteKeyRegistry:
     return get_state().service.site_keys
 
 
@@ -36,15 +37,39 @@ def _origin(value: str) -> str:
     return origin
 
 
+def _types(value: str) -> Tuple[str, ...]:
+    """``--types`` as a tuple (empty: the app's types), or a usage error; a key can only narrow
+    CAPTCHA_CHALLENGE_TYPES."""
+    if not value.strip():
+        return ()
+    try:
+        types = challenge_types(value, "--types")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+    allowed = get_state().settings.challenge_types
+    if any(t not in allowed for t in types):
+        raise click.BadParameter(
+            f"--types may only narrow CAPTCHA_CHALLENGE_TYPES ({', '.join(allowed)})"
+        )
+    return types
+
+
 @keys.command("create")
 @click.option("--name", required=True, help="What the key is for (shown in listings).")
 @click.option(
     "--origin", "origins", multiple=True, help="Browser origin allowed to use the key (repeatable)."
 )
-def create(name: str, origins: Tuple[str, ...]) -> None:
+@click.option(
+    "--types",
+    "types",
+    default="",
+    help=f"Challenge types the key may get and pass, comma-separated "
+    f"({', '.join(CHALLENGE_TYPES)}); default: CAPTCHA_CHALLENGE_TYPES.",
+)
+def create(name: str, origins: Tuple[str, ...], types: str) -> None:
     """Create a site key; its secret is printed once and only its hash is kept."""
     normalized = tuple(_origin(o) for o in origins)
-    site_key, secret, record = _registry().create(name.strip(), normalized)
+    site_key, secret, record = _registry().create(name.strip(), normalized, _types(types))
     click.echo(f"site key:   {site_key}")
     click.echo(f"secret:     {secret}")
     click.echo(f"id:         {record.id}")
@@ -58,7 +83,8 @@ def list_keys() -> None:
         created = "-" if record.builtin else time.strftime("%Y-%m-%d", time.gmtime(record.created))
         state = "revoked" if record.revoked else "active"
         origins = ",".join(record.origins) or "*"
-        click.echo(f"{record.id}  {state:7}  {created:10}  {origins}  {record.name}")
+        types = ",".join(record.types) or "(app default)"
+        click.echo(f"{record.id}  {state:7}  {created:10}  {origins}  {types}  {record.name}")
 
 
 @keys.command("revoke")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Dict
 
+from ..providers.policy import TYPE_NOT_ALLOWED
 from ..settings import CHALLENGE_TYPES
 from .pow import ALGORITHM
 from .service import MAX_ID_LENGTH, MAX_INPUT_LENGTH
@@ -61,7 +62,8 @@ SCHEMAS: Dict[str, Schema] = {
             "type": {
                 "type": "string",
                 "enum": list(CHALLENGE_TYPES),
-                "description": "Only the types in CAPTCHA_CHALLENGE_TYPES are served.",
+                "description": "Only the site key's types are served (default "
+                "CAPTCHA_CHALLENGE_TYPES: pow and image; math is opt-in).",
             },
         },
     },
@@ -142,6 +144,12 @@ SCHEMAS: Dict[str, Schema] = {
                     "JSON {algorithm, challenge, number, salt, signature}."
                 ),
             },
+            "action": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_./-]{1,64}$",
+                "description": "The form's action, carried by the token; a view expecting an "
+                "action refuses tokens without it.",
+            },
         },
     },
     "ValidateResponse": {
@@ -187,6 +195,16 @@ SCHEMAS: Dict[str, Schema] = {
                 "type": ["string", "null"],
                 "description": "Host of the page that solved it; null when unknown.",
             },
+            "challenge_type": {
+                "type": ["string", "null"],
+                "enum": [*CHALLENGE_TYPES, None],
+                "description": "Which challenge was solved; null on failure. A consumer applies "
+                "its own allowed types to it.",
+            },
+            "action": {
+                "type": ["string", "null"],
+                "description": "The action the widget gave; null when none.",
+            },
             "error-codes": {
                 "type": "array",
                 "items": {
@@ -197,6 +215,7 @@ SCHEMAS: Dict[str, Schema] = {
                         INVALID_RESPONSE,
                         BAD_REQUEST,
                         TIMEOUT_OR_DUPLICATE,
+                        TYPE_NOT_ALLOWED,
                     ]
                 },
             },
@@ -287,12 +306,14 @@ def openapi_document(prefix: str) -> Dict[str, Any]:
                     "operationId": "siteverify",
                     "summary": "Verify a token with the site key's secret (reCAPTCHA-compatible).",
                     "description": (
-                        "Fields may also come in the query string, as Google accepts. Protocol "
+                        "`response` and `remoteip` may also come in the query string, as "
+                        "Google accepts; `secret` only in the body: a query string carrying "
+                        "`secret` is refused with 400, as URLs end up in access logs. Protocol "
                         "failures answer 200 with success false and reCAPTCHA error codes; a "
                         "token verifies once."
                     ),
                     "requestBody": {
-                        "required": False,  # the fields may all come in the query string
+                        "required": False,  # without one, the answer is missing-input-secret
                         "content": {
                             "application/x-www-form-urlencoded": {
                                 "schema": _ref("SiteverifyRequest")
@@ -302,6 +323,7 @@ def openapi_document(prefix: str) -> Dict[str, Any]:
                     },
                     "responses": {
                         "200": _json(_ref("SiteverifyResponse"), "The verification result."),
+                        "400": _json(_ref("Error"), "`secret` was sent in the query string."),
                         "413": _error("TooLarge"),
                         "503": _error("StoreDown"),
                     },

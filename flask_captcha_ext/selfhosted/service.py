@@ -7,6 +7,7 @@ The HTTP layer parses and answers; this module decides; the store only keeps. Ev
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
@@ -23,6 +24,8 @@ from .tokens import MISSING, PROVIDER, RATE_LIMITED, STORE_DOWN, TokenService
 CHALLENGE_PREFIX = "challenge:"
 MAX_ID_LENGTH = 64
 MAX_INPUT_LENGTH = 4096
+#: What a widget may name as its action (the token's ``act`` claim).
+ACTION = re.compile(r"[A-Za-z0-9_./-]{1,64}")
 
 
 def is_text(value: Any) -> bool:
@@ -78,7 +81,7 @@ class CaptchaService:
         """
         key = self._site_key(site_key)
         self._check_origin(key, origin)
-        allowed_kinds = [k for k in self.settings.challenge_types if k in self.kinds]
+        allowed_kinds = [k for k in self.types_of(key) if k in self.kinds]
         if not isinstance(kind_name, str) or kind_name not in allowed_kinds:
             allowed = ", ".join(allowed_kinds)
             raise ApiError(400, f"'type' must be one of: {allowed}")
@@ -86,6 +89,12 @@ class CaptchaService:
         self._limit(s.rate_limit_generate, "generate", "key", key.id)
         self._limit(s.rate_limit_ip_generate, "generate", "ip", client_ip)
         return self.new_challenge(key, kind_name)
+
+    def types_of(self, key: SiteKey) -> Tuple[str, ...]:
+        """The challenge types ``key`` may get and pass: CAPTCHA_CHALLENGE_TYPES, narrowed by the
+        key's own list (``keys create --types``); narrowing the app's types narrows every key."""
+        allowed = self.settings.challenge_types
+        return tuple(t for t in key.types if t in allowed) if key.types else allowed
 
     def new_page_challenge(self, kind_name: str, client_ip: str) -> Optional[Dict[str, Any]]:
         """A challenge of the app's own key for a server-rendered (no-JavaScript) form, or None
@@ -124,13 +133,17 @@ class CaptchaService:
         user_input: Any,
         client_ip: str,
         origin: Optional[str] = None,
+        action: Any = None,
     ) -> Dict[str, Any]:
         """Spend the challenge and answer ``{"valid": True, "token"}`` or ``{"valid": False}``.
 
-        The token names the host of ``origin`` (its ``hst`` claim, siteverify's ``hostname``).
+        The token names the host of ``origin`` (its ``hst`` claim, siteverify's ``hostname``)
+        and the ``action`` the widget was given (``act``), which the verifying view may expect.
         """
         key = self._site_key(site_key)
         self._check_origin(key, origin)
+        if action is not None and not (is_text(action) and ACTION.fullmatch(action)):
+            raise ApiError(400, "'action' must be 1 to 64 letters, digits or _ . / -")
         if not is_text(captcha_id) or not 0 < len(captcha_id) <= MAX_ID_LENGTH:
             raise ApiError(400, "'captcha_id' must be a non-empty string")
         if isinstance(user_input, bool) or not isinstance(user_input, (str, int)):
@@ -142,7 +155,9 @@ class CaptchaService:
         solved, kind_name = self._spend_within_limits(key, captcha_id, user_input, client_ip)
         if not solved:
             return {"valid": False}
-        token = self.tokens.issue(key.id, kind_name, hostname=origin_hostname(origin))
+        token = self.tokens.issue(
+            key.id, kind_name, hostname=origin_hostname(origin), action=action
+        )
         return {"valid": True, "token": token}
 
     def _spend_within_limits(
@@ -164,15 +179,6 @@ class CaptchaService:
         if exceeded is not None:
             group, retry_after = exceeded
             raise _rate_limited(("key", "ip")[group], retry_after)
-        return self._judge(key, captcha_id, text, user_input)
-
-    def solve(self, key: SiteKey, captcha_id: str, user_input: Any) -> Tuple[bool, str]:
-        """Spend challenge ``captcha_id`` of ``key``: whether ``user_input`` solves it; its kind.
-
-        The first attempt spends the challenge, right or wrong. An unknown, expired, spent or
-        other-site challenge is an ApiError (400), not a mere wrong answer.
-        """
-        text = self.store.take(CHALLENGE_PREFIX + captcha_id)
         return self._judge(key, captcha_id, text, user_input)
 
     def _judge(
@@ -208,12 +214,9 @@ class CaptchaService:
             return VerificationResult.failure(PROVIDER, [STORE_DOWN])
         if not solved:
             return VerificationResult.failure(PROVIDER, ["wrong-answer"])
-        raw = {"type": kind_name}
-        return VerificationResult(success=True, provider=PROVIDER, score=1.0, raw=raw)
-
-    def verify_token(self, token: Any, site_id: Optional[str]) -> VerificationResult:
-        """Verify (and spend) a success token of ``site_id``."""
-        return self.tokens.verify(token, site_id)
+        return VerificationResult(
+            success=True, provider=PROVIDER, raw={"type": kind_name}, challenge_type=kind_name
+        )
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -52,6 +52,8 @@ class SiteKey:
     created: float = field(default_factory=time.time)
     revoked: bool = False
     builtin: bool = False
+    #: Challenge types this key may get and pass (empty: the app's CAPTCHA_CHALLENGE_TYPES).
+    types: Tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -60,6 +62,7 @@ class SiteKey:
     def from_json(cls, text: str) -> SiteKey:
         data = json.loads(text)
         data["origins"] = tuple(data.get("origins") or ())
+        data["types"] = tuple(data.get("types") or ())
         return cls(**data)
 
     def secret_matches(self, secret: str) -> bool:
@@ -85,12 +88,18 @@ class SiteKeyRegistry:
         """The app's own key (from settings, never stored)."""
         return self._own
 
-    def create(self, name: str, origins: Tuple[str, ...] = ()) -> Tuple[str, str, SiteKey]:
+    def create(
+        self, name: str, origins: Tuple[str, ...] = (), types: Tuple[str, ...] = ()
+    ) -> Tuple[str, str, SiteKey]:
         """A new key pair; the plain key and secret are returned once and never stored."""
         site_key = "sk_" + secrets.token_urlsafe(18)
         secret = "ss_" + secrets.token_urlsafe(30)
         record = SiteKey(
-            id=key_id(site_key), name=name, secret_hash=_digest(secret), origins=origins
+            id=key_id(site_key),
+            name=name,
+            secret_hash=_digest(secret),
+            origins=origins,
+            types=types,
         )
         self._store.put(KEY_PREFIX + record.id, record.to_json(), None)
         self._store.put(SECRET_PREFIX + record.secret_hash, record.id, None)

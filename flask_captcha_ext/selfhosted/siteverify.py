@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
 
+from ..providers.policy import TYPE_NOT_ALLOWED
+from ..result import VerificationResult
 from ..stores import StoreUnavailable
 from . import tokens
-from .service import is_text
-from .sitekeys import SiteKeyRegistry
-from .tokens import TokenService
+from .service import CaptchaService, is_text
 
 MISSING_SECRET = "missing-input-secret"  # noqa: S105 - an error code, not a secret
 INVALID_SECRET = "invalid-input-secret"  # noqa: S105 - an error code, not a secret
@@ -34,26 +34,27 @@ _CODES = {
 }
 
 
-def reply(
-    errors: List[str], challenge_ts: Optional[str] = None, hostname: Optional[str] = None
-) -> Dict[str, Any]:
-    """The siteverify reply; ``success`` exactly when there are no errors."""
+def reply(errors: List[str], result: Optional[VerificationResult] = None) -> Dict[str, Any]:
+    """The siteverify reply; ``success`` exactly when there are no errors. Beside reCAPTCHA's
+    fields it names the ``challenge_type`` (and ``action``) so that a consumer can apply the
+    same policy as a local check."""
     return {
         "success": not errors,
-        "challenge_ts": challenge_ts,
-        "hostname": hostname,
+        "challenge_ts": result.challenge_ts if result else None,
+        "hostname": result.hostname if result else None,
+        "challenge_type": result.challenge_type if result else None,
+        "action": result.action if result else None,
         "error-codes": errors,
     }
 
 
-def siteverify(
-    site_keys: SiteKeyRegistry, token_service: TokenService, fields: Optional[Mapping[str, Any]]
-) -> Dict[str, Any]:
+def siteverify(service: CaptchaService, fields: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     """Check ``fields["response"]`` against the site key whose secret is ``fields["secret"]``.
 
     ``fields`` None means the body could not be parsed (``bad-request``). The token is spent
     only when the secret is right and the token is of that secret's site key, so nobody can
-    burn another site's tokens. ``remoteip`` is accepted and ignored: tokens are not IP-bound.
+    burn another site's tokens; it passes only if its challenge type is one the key allows.
+    ``remoteip`` is accepted and ignored: tokens are not IP-bound.
     """
     if fields is None:
         return reply([BAD_REQUEST])
@@ -67,12 +68,14 @@ def siteverify(
     if errors:
         return reply(errors)
     assert isinstance(secret, str)
-    key = site_keys.by_secret(secret) if len(secret) <= MAX_SECRET_LENGTH else None
+    key = service.site_keys.by_secret(secret) if len(secret) <= MAX_SECRET_LENGTH else None
     if key is None or key.revoked:
         return reply([INVALID_SECRET])
-    result = token_service.verify(response, key.id)
+    result = service.tokens.verify(response, key.id)
+    if result.success and result.challenge_type not in service.types_of(key):
+        return reply([TYPE_NOT_ALLOWED])
     if result.success:
-        return reply([], result.challenge_ts, result.hostname)
+        return reply([], result)
     if tokens.STORE_DOWN in result.error_codes:
         raise StoreUnavailable("could not claim the token")
     code = result.error_codes[0] if result.error_codes else tokens.INVALID

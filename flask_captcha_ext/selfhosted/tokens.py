@@ -1,12 +1,16 @@
 """Short-lived success tokens: HS256 JWTs that the store lets through exactly once.
 
-A token proves that a challenge of one site key was solved. Its ``jti`` is claimed atomically in the
-store on first verification, so a replay fails even on another worker or host.
+A token proves that a challenge of one site key was solved, of which type, on which host and for
+which action. Its ``aud`` names the deployment that issued it: a random id kept once in the store,
+so every worker and host sharing the store accepts it, and an app that merely shares the
+SECRET_KEY (another deployment, a copy of the README's example) does not. Its ``jti`` is claimed
+atomically in the store on first verification, so a replay fails even on another worker or host.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from datetime import datetime, timezone
@@ -17,6 +21,8 @@ from jwt.algorithms import HMACAlgorithm
 
 from ..result import VerificationResult
 from ..stores import Store, StoreUnavailable
+
+log = logging.getLogger("flask_captcha_ext")
 
 ISSUER = "flask-captcha-ext"
 MAX_TOKEN_LENGTH = 4096
@@ -30,6 +36,8 @@ WRONG_SITE = "token-site-mismatch"
 DUPLICATE = "token-duplicate"
 STORE_DOWN = "store-unavailable"
 RATE_LIMITED = "rate-limited"
+#: Where the deployment id lives in the store (no TTL).
+DEPLOYMENT_KEY = "deployment"
 
 
 def looks_like_own_token(token: Any) -> bool:
@@ -67,12 +75,31 @@ class TokenService:
         self.ttl = ttl
         self._signer = jwt.PyJWS(algorithms=[])
         self._signer.register_algorithm("HS256", _CheckedKeyHMAC(secret))
+        self._deployment: Optional[str] = None
 
-    def issue(self, site_id: str, challenge_type: str, hostname: Optional[str] = None) -> str:
-        """A token for ``site_id``, valid ``ttl`` seconds and once."""
+    def deployment(self) -> str:
+        """This deployment's id (the ``aud`` of its tokens): made once, kept in the store, read
+        once per process. Raises StoreUnavailable when the store cannot tell."""
+        if self._deployment is None:
+            self._store.claim(DEPLOYMENT_KEY, None, secrets.token_urlsafe(16))
+            value = self._store.get(DEPLOYMENT_KEY)
+            if not value:
+                raise StoreUnavailable("the store did not keep the deployment id")
+            self._deployment = value
+        return self._deployment
+
+    def issue(
+        self,
+        site_id: str,
+        challenge_type: str,
+        hostname: Optional[str] = None,
+        action: Optional[str] = None,
+    ) -> str:
+        """A token for ``site_id``, valid ``ttl`` seconds, once, in this deployment only."""
         now = int(time.time())
         claims: Dict[str, Any] = {
             "iss": ISSUER,
+            "aud": self.deployment(),
             "sub": site_id,
             "jti": secrets.token_urlsafe(16),
             "iat": now,
@@ -81,31 +108,42 @@ class TokenService:
         }
         if hostname:
             claims["hst"] = hostname
+        if action:
+            claims["act"] = action
         payload = json.dumps(claims, separators=(",", ":")).encode()
         return self._signer.encode(payload, self._secret, algorithm="HS256", headers={"typ": "JWT"})
 
     def verify(self, token: Any, site_id: Optional[str]) -> VerificationResult:
-        """Check signature, issuer, expiry and site, then spend the token.
+        """Check signature, issuer, audience, expiry and site, then spend the token.
 
-        ``site_id`` None accepts any site key of this deployment (the caller checks it).
+        ``site_id`` None accepts any site key of this deployment (the caller checks it). The
+        result carries the token's challenge type, hostname and action for the policy.
         """
         if not isinstance(token, str) or not token:
             return VerificationResult.failure(PROVIDER, [MISSING])
         if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             return VerificationResult.failure(PROVIDER, [INVALID])
         try:
+            audience = self.deployment()
+        except StoreUnavailable:
+            return VerificationResult.failure(PROVIDER, [STORE_DOWN])
+        try:
             claims = jwt.decode(
                 token,
                 self._secret,
                 algorithms=["HS256"],
                 issuer=ISSUER,
-                options={"require": ["iss", "sub", "jti", "iat", "exp"]},
+                audience=audience,
+                options={"require": ["iss", "aud", "sub", "jti", "iat", "exp", "typ"]},
             )
         except jwt.ExpiredSignatureError:
             return VerificationResult.failure(PROVIDER, [EXPIRED])
+        except jwt.InvalidAudienceError:
+            log.info("self-hosted token of another deployment refused (same secret, other store)")
+            return VerificationResult.failure(PROVIDER, [INVALID])
         except jwt.InvalidTokenError:
             return VerificationResult.failure(PROVIDER, [INVALID])
-        if not isinstance(claims.get("jti"), str) or not isinstance(claims.get("sub"), str):
+        if not all(isinstance(claims.get(name), str) for name in ("jti", "sub", "typ")):
             return VerificationResult.failure(PROVIDER, [INVALID])
         if site_id is not None and not secrets.compare_digest(claims["sub"], site_id):
             return VerificationResult.failure(PROVIDER, [WRONG_SITE], claims)
@@ -120,8 +158,9 @@ class TokenService:
         return VerificationResult(
             success=True,
             provider=PROVIDER,
-            score=1.0,
             hostname=claims.get("hst"),
+            action=claims.get("act"),
             challenge_ts=issued.isoformat().replace("+00:00", "Z"),
             raw=claims,
+            challenge_type=claims["typ"],
         )

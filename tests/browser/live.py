@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional
 
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from flask_captcha_ext.testing import record_answers
+from tests.support import ThreadedServer, rate_limits
 
 CHROMIUM = os.environ.get("FCE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -40,10 +39,10 @@ def app_config(tmp_dir: Path, **overrides: Any) -> Dict[str, Any]:
         "SECRET_KEY": SECRET,
         "CAPTCHA_STORE_URL": "sqlite:///" + str(tmp_dir / "captcha.sqlite3"),
         # A test session makes many challenges from one IP; limits get their own test.
-        "CAPTCHA_RATE_LIMIT_GENERATE": None,
-        "CAPTCHA_RATE_LIMIT_VALIDATE": None,
-        "CAPTCHA_RATE_LIMIT_IP_GENERATE": None,
-        "CAPTCHA_RATE_LIMIT_IP_VALIDATE": None,
+        **rate_limits(None),
+        # Most tests drive the typed-answer widget, so the image comes first here (the default
+        # puts proof of work first; tests/browser/test_pow.py drives that).
+        "CAPTCHA_CHALLENGE_TYPES": ("image", "math", "pow"),
     }
     config.update(overrides)
     return config
@@ -52,16 +51,8 @@ def app_config(tmp_dir: Path, **overrides: Any) -> Dict[str, Any]:
 @contextlib.contextmanager
 def serve_app(app: Flask) -> Iterator[LiveServer]:
     """Serve ``app`` on a free 127.0.0.1 port in a thread, recording its challenges' answers."""
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    with record_answers(app) as answers:
-        thread.start()
-        try:
-            yield LiveServer(app, f"http://127.0.0.1:{server.server_port}", answers)
-        finally:
-            server.shutdown()
-            thread.join(timeout=5)
-            server.server_close()
+    with record_answers(app) as answers, ThreadedServer(app) as server:
+        yield LiveServer(app, server.url, answers)
 
 
 @contextlib.contextmanager

@@ -19,6 +19,8 @@ import pytest
 from flask import Flask, Response, render_template_string, send_from_directory
 from playwright.sync_api import Page, expect
 
+from flask_captcha_ext.state import get_state
+
 from .live import LiveServer, app_config, serve_app
 
 ALTCHA_DIR = Path(__file__).resolve().parents[1] / "node_modules" / "altcha"
@@ -97,7 +99,7 @@ def altcha_app(config: Dict[str, Any]) -> Flask:
 
     @app.get("/_altcha/")
     def altcha_page() -> str:
-        state = app.extensions["captcha"]
+        state = get_state(app)
         return render_template_string(PAGE, site_key=state.service.site_keys.own_site_key)
 
     @app.get("/_altcha/glue.js")

@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from flask_captcha_ext.selfhosted import pow as pow_module
+from flask_captcha_ext.state import get_state
 
 from .conftest import TIMEOUT_MS
 from .live import CHROMIUM, CHROMIUM_ARGS, LiveServer, app_config, serve
@@ -340,7 +341,7 @@ def test_median_solve_time_at_the_default_difficulty(
     total = statistics.median(r["total"] for r in runs)
     solve = statistics.median(r["solve"] for r in runs)
     hashing = statistics.median(r["hashing"] for r in runs)
-    max_number = pow_server.app.extensions["captcha"].settings.pow_max_number
+    max_number = get_state(pow_server.app).settings.pow_max_number
     with capsys.disabled():
         print(
             f"\n[pow maxnumber={max_number}, {runs[0]['workers']} worker(s)] median of "

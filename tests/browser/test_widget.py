@@ -48,6 +48,24 @@ def test_person_solves_the_challenge_and_gets_through(page: Page, server: LiveSe
     assert replay.status_code == 400
 
 
+def test_the_widget_signs_the_expected_action_into_its_token(
+    page: Page, make_server_with: Callable[..., LiveServer]
+) -> None:
+    """CAPTCHA_ACTION: the widget posts the action with its answer, the token carries it, and
+    the form's check (which expects it) passes; a token of another action would not."""
+    import jwt
+
+    server = make_server_with(CAPTCHA_ACTION="contact")
+    page.goto(server.url + "/")
+    fill_contact(page)
+    widget = Widget(page)
+    expect(widget.root).to_have_attribute("data-fce-action", "contact")
+    token = widget.solve(server)
+    assert jwt.decode(token, options={"verify_signature": False})["act"] == "contact"
+    page.get_by_role("button", name="Send message").click()
+    expect_thanks(page)
+
+
 def test_submit_before_verify_validates_first(page: Page, server: LiveServer) -> None:
     page.goto(server.url + "/")
     fill_contact(page)
@@ -357,7 +375,8 @@ def test_mount_api_for_script_created_widgets(page: Page, server: LiveServer) ->
           const source = document.getElementById("subscribe-captcha");
           const el = document.createElement("div");
           el.id = "made-by-script";
-          for (const name of ["fceSiteKey", "fceGenerateUrl", "fceValidateUrl", "fceTokenTtl"]) {
+          for (const name of ["fceSiteKey", "fceGenerateUrl", "fceValidateUrl", "fceTokenTtl",
+                              "fceTypes"]) {
             el.dataset[name] = source.dataset[name];
           }
           el.dataset.fceTheme = "dark";

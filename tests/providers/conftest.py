@@ -98,7 +98,7 @@ def make_settings(provider: str, **config: Any) -> Settings:
         CAPTCHA_TIMEOUT=EASY_TIMEOUT,
     )
     values.update({f"CAPTCHA_{key.upper()}": value for key, value in config.items()})
-    return load_settings(values, testing=True)
+    return load_settings(values)
 
 
 @pytest.fixture
@@ -118,7 +118,9 @@ def make(fake: Fake) -> Callable[..., BaseProvider]:
         config.setdefault("verify_url", url or fake.url(variant, scheme))
         settings = make_settings(name, **config)
         service = SimpleNamespace(store=open_store("memory://")) if store else None
-        provider = build_provider(settings, service, ca_bundle=fake.ca_path if ca else None)
+        provider = build_provider(
+            settings, service, testing=True, ca_bundle=fake.ca_path if ca else None
+        )
         assert isinstance(provider, BaseProvider)
         return provider
 

@@ -22,8 +22,26 @@ def test_every_provider_is_registered():
         assert cls.response_fields
 
 
-def test_selfhosted_has_no_provider_object():
-    assert build_provider(make_settings("selfhosted")) is None
+def test_each_mode_is_one_provider(make_app):
+    """build_provider picks the class once; nothing else asks which mode it is in."""
+    from flask_captcha_ext.providers.fallback import FallbackProvider
+    from flask_captcha_ext.providers.local import LocalProvider
+    from flask_captcha_ext.providers.remote import RemoteProvider
+    from flask_captcha_ext.state import get_state
+
+    keys = dict(CAPTCHA_SITE_KEY="sk_x", CAPTCHA_SECRET_KEY="ss_x")
+    local = get_state(make_app()).provider
+    remote = get_state(
+        make_app(CAPTCHA_VERIFY_URL="https://captcha.example/api/siteverify", **keys)
+    ).provider
+    fallback = get_state(
+        make_app(CAPTCHA_PROVIDER="hcaptcha", CAPTCHA_FALLBACK="selfhosted", **keys)
+    ).provider
+    assert isinstance(local, LocalProvider) and local.accepts_answers
+    assert isinstance(remote, RemoteProvider) and not remote.may_fail_open
+    assert isinstance(fallback, FallbackProvider) and fallback.widget_source.types == ("pow",)
+    with pytest.raises(ValueError, match="needs the service"):
+        build_provider(make_settings("selfhosted", verify_url=None))
 
 
 def test_http_client_verifies_tls_and_ignores_the_environment(monkeypatch):
@@ -35,8 +53,16 @@ def test_http_client_verifies_tls_and_ignores_the_environment(monkeypatch):
     assert build_provider(make_settings("turnstile")).http.session.verify == __file__
 
 
-def test_fallback_adds_the_self_hosted_field():
-    provider = build_provider(make_settings("hcaptcha", fallback="selfhosted"))
+def test_fallback_adds_the_self_hosted_field(make_app):
+    from flask_captcha_ext.state import get_state
+
+    app = make_app(
+        CAPTCHA_PROVIDER="hcaptcha",
+        CAPTCHA_FALLBACK="selfhosted",
+        CAPTCHA_SITE_KEY="10000000-ffff-ffff-ffff-000000000001",
+        CAPTCHA_SECRET_KEY="0x0000000000000000000000000000000000000000",
+    )
+    provider = get_state(app).provider
     assert provider.response_fields[-1] == "captcha-token"
     assert provider.response_fields[0] == "h-captcha-response"
 

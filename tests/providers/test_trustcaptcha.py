@@ -8,8 +8,7 @@ import json
 import pytest
 
 from flask_captcha_ext.settings import ConfigError
-
-from .fakes import free_port
+from tests.support import free_port
 
 
 def token(data) -> str:

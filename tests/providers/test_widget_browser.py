@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
-from flask import Flask, request
-from werkzeug.serving import make_server
+from flask import request
 
-from flask_captcha_ext import CaptchaExt
+from tests.support import ThreadedServer, build_app
 
 CHROMIUM = os.environ.get("FCE_CHROMIUM", "/usr/bin/chromium")
 NONCE = "t3st-n0nce"
-CSP = f"script-src 'nonce-{NONCE}'; object-src 'none'; base-uri 'none'"
+CSP = f"script-src 'nonce-{NONCE}'; worker-src 'self'; object-src 'none'; base-uri 'none'"
 
 #: Stand-ins for the providers' scripts (what the glue relies on, nothing more).
 FAKE_GRECAPTCHA = """
@@ -65,8 +63,9 @@ class Live:
     """A Flask app on 127.0.0.1 serving one form page with the widget and an echo endpoint."""
 
     def __init__(self, tmp_path: Any, **config: Any) -> None:
-        app = Flask("browser_widget_test", instance_path=str(tmp_path))
-        app.config.update(
+        app = build_app(
+            "browser_widget_test",
+            instance_path=tmp_path,
             SECRET_KEY="browser-widget-secret-0123456789abcdef",
             CAPTCHA_SITE_KEY="site-key-1",
             CAPTCHA_SECRET_KEY="secret",
@@ -74,7 +73,6 @@ class Live:
             CAPTCHA_RATE_LIMIT_IP_GENERATE=None,
             **config,
         )
-        CaptchaExt(app)
         widget_args: Dict[str, Any] = {}
 
         @app.get("/")
@@ -95,12 +93,11 @@ class Live:
             return json.dumps(request.form.to_dict(flat=True))
 
         self.args = widget_args
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = ThreadedServer(app)
+        self.url = self.server.url + "/"
 
     def close(self) -> None:
-        self.server.shutdown()
+        self.server.stop()
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from html.parser import HTMLParser
 from typing import Dict, List, Optional, Tuple
 
 import pytest
-from flask import Flask, render_template_string
+from flask import render_template_string
 
-from flask_captcha_ext import CaptchaExt
 from flask_captcha_ext.providers.glue import GLUE_JS
 from flask_captcha_ext.providers.recaptcha_v3 import RecaptchaV3
+from tests.support import build_app
 
 EVIL_KEY = 'k"><script>alert(1)</script>&'
 
@@ -85,8 +85,8 @@ class Page(HTMLParser):
 
 
 def render(provider: str, call: str = "", **config) -> str:
-    app = Flask("widget_test")
-    app.config.update(
+    app = build_app(
+        "widget_test",
         TESTING=True,
         SECRET_KEY="widget-test-secret-0123456789abcdef",
         CAPTCHA_PROVIDER=provider,
@@ -95,7 +95,6 @@ def render(provider: str, call: str = "", **config) -> str:
         CAPTCHA_STORE_URL="memory://",
         **config,
     )
-    CaptchaExt(app)
     call = call or 'nonce="n0nce", theme="dark", language="de", class_="extra", data_test="x"'
     with app.test_request_context():
         return render_template_string("{{ captcha_widget(" + call + ") }}")

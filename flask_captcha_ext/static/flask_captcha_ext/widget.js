@@ -2,7 +2,7 @@
  *
  * Mounts every `.fce-widget` container on DOMContentLoaded. A container carries data attributes
  * (see templates/flask_captcha_ext/widgets/selfhosted.html): data-fce-site-key, -generate-url,
- * -validate-url, -type, -types, -theme, -lang, -token-ttl, and for proof of work -pow-worker-url,
+ * -validate-url, -type, -types, -theme, -lang, -token-ttl, -action, and for proof of work -pow-worker-url,
  * -pow-progress ("visible") and -pow-start ("load" or "focus"). On success the widget writes a
  * single-use token into the container's <input type="hidden" name="captcha-token">.
  *
@@ -619,12 +619,13 @@
   function readConfig(root, options) {
     var d = root.dataset;
     var o = options || {};
-    var types = o.types || (d.fceTypes || "image math").split(/[\s,]+/).filter(Boolean);
+    var types = o.types || (d.fceTypes || "pow image").split(/[\s,]+/).filter(Boolean);
     return {
       siteKey: o.siteKey || d.fceSiteKey || "",
       generateUrl: o.generateUrl || d.fceGenerateUrl || "",
       validateUrl: o.validateUrl || d.fceValidateUrl || "",
-      type: o.type || d.fceType || types[0] || "image",
+      type: o.type || d.fceType || types[0] || "pow",
+      action: o.action || d.fceAction || "",
       types: types,
       theme: o.theme || d.fceTheme || "auto",
       lang: pickLanguage(o.lang || d.fceLang),
@@ -1079,9 +1080,11 @@
       if (!auto) {
         say(t("checking"));
       }
-      pending = postJson(cfg.validateUrl, {
-        site_key: cfg.siteKey, captcha_id: spent.captcha_id, user_input: value
-      }).then(function (response) {
+      var body = { site_key: cfg.siteKey, captcha_id: spent.captcha_id, user_input: value };
+      if (cfg.action) {
+        body.action = cfg.action;
+      }
+      pending = postJson(cfg.validateUrl, body).then(function (response) {
         if (mine !== seq) {
           return false;
         }
