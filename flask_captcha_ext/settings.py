@@ -288,16 +288,20 @@ class Settings:
         "types `generate` may issue and `verify` accepts; `math` is opt-in",
     )
     rate_limit_generate: Tuple[RateLimitItem, ...] = key(
-        "100/hour", rate_limits, "per site key (`None` switches off)"
+        "100/hour",
+        rate_limits,
+        "quota of each key made with `keys create` (`None`: none); the app's own key has none",
     )
     rate_limit_validate: Tuple[RateLimitItem, ...] = key(
-        "200/hour", rate_limits, "per site key (`None` switches off)"
+        "200/hour",
+        rate_limits,
+        "quota of each key made with `keys create` (`None`: none); the app's own key has none",
     )
     rate_limit_ip_generate: Tuple[RateLimitItem, ...] = key(
-        "30/minute", rate_limits, "per client IP"
+        "30/minute", rate_limits, "per client network (IPv4 address, IPv6 /64)"
     )
     rate_limit_ip_validate: Tuple[RateLimitItem, ...] = key(
-        "60/minute", rate_limits, "per client IP"
+        "60/minute", rate_limits, "per client network (IPv4 address, IPv6 /64)"
     )
     cors_origins: Tuple[str, ...] = key(
         (), text_list, "origins allowed to call the endpoints from a browser"

@@ -24,7 +24,7 @@ def app(make_app, store_url):
     return make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_STORE_URL=store_url)
 
 
-def _validate(client, app, captcha_id, user_input, site_key=None):
+def _validate(client, app, captcha_id, user_input, site_key=None, environ_base=None):
     return client.post(
         VAL,
         json={
@@ -32,6 +32,7 @@ def _validate(client, app, captcha_id, user_input, site_key=None):
             "captcha_id": captcha_id,
             "user_input": user_input,
         },
+        environ_base=environ_base or {},
     )
 
 
@@ -163,29 +164,113 @@ def test_chunked_oversized_body_is_413(app):
     assert response.status_code == 413
 
 
-def test_generate_rate_limit_per_site_key_gives_429_with_retry_after(make_app, store_url):
+def _cli_key(app, **limits) -> str:
+    """A site key made as ``flask captcha keys create`` makes it (with its own quotas)."""
+    return get_state(app).service.site_keys.create("other-site", **limits)[0]
+
+
+def test_generate_quota_of_a_cli_key_gives_429_with_retry_after(make_app, store_url):
     app = make_app(
         CAPTCHA_CHALLENGE_TYPES=ALL_TYPES,
         CAPTCHA_STORE_URL=store_url,
         CAPTCHA_RATE_LIMIT_GENERATE="3/hour",
     )
     client = app.test_client()
-    payload = {"site_key": own_site_key(app), "type": "math"}
+    payload = {"site_key": _cli_key(app), "type": "math"}
     codes = [client.post(GEN, json=payload).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     limited = client.post(GEN, json=payload)
     assert 0 < int(limited.headers["Retry-After"]) <= 3600
-    assert "rate limit" in limited.get_json()["detail"]
+    assert limited.get_json()["detail"].startswith("Too many attempts for this site. Try again in")
 
 
-def test_failed_validations_count_against_the_validate_limit(make_app):
+def test_failed_validations_count_against_a_cli_key_quota(make_app):
     app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_RATE_LIMIT_VALIDATE="2/hour")
+    key = _cli_key(app)
     client = app.test_client()
     for _ in range(2):
-        data, _ = generate(app, "math")
-        assert _validate(client, app, data["captcha_id"], "-5").get_json() == {"valid": False}
-    data, answer = generate(app, "math")
-    assert _validate(client, app, data["captcha_id"], answer).status_code == 429
+        data, _ = generate(app, "math", site_key=key)
+        assert _validate(client, app, data["captcha_id"], "-5", key).get_json() == {"valid": False}
+    data, answer = generate(app, "math", site_key=key)
+    assert _validate(client, app, data["captcha_id"], answer, key).status_code == 429
+
+
+def test_the_own_key_has_no_quota_nobody_locks_visitors_out(make_app):
+    """The attack: a few addresses, each under the per-network limits, used to spend the own
+    key's hourly budget, and then every visitor was refused for an hour."""
+    app = make_app(
+        CAPTCHA_CHALLENGE_TYPES=ALL_TYPES,
+        CAPTCHA_RATE_LIMIT_GENERATE="3/hour",
+        CAPTCHA_RATE_LIMIT_VALIDATE="3/hour",
+    )
+    client = app.test_client()
+    for attacker in ("203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"):
+        env = {"REMOTE_ADDR": attacker}
+        for _ in range(5):
+            data = client.post(
+                GEN, json={"site_key": own_site_key(app), "type": "math"}, environ_base=env
+            ).get_json()
+            _validate(client, app, data["captcha_id"], "-5", environ_base=env)
+    data, answer = generate(app, "math")  # a visitor from another network
+    assert _validate(client, app, data["captcha_id"], answer).get_json()["valid"] is True
+
+
+def test_made_up_ids_do_not_spend_a_site_key_quota(make_app, store_url):
+    app = make_app(
+        CAPTCHA_CHALLENGE_TYPES=ALL_TYPES,
+        CAPTCHA_STORE_URL=store_url,
+        CAPTCHA_RATE_LIMIT_VALIDATE="2/hour",
+    )
+    key = _cli_key(app)
+    client = app.test_client()
+    for index in range(10):
+        env = {"REMOTE_ADDR": f"198.51.100.{index}"}
+        reply = _validate(client, app, f"made-up-{index}", "x", key, environ_base=env)
+        assert reply.status_code == 400
+    data, answer = generate(app, "math", site_key=key)
+    assert _validate(client, app, data["captcha_id"], answer, key).get_json()["valid"] is True
+
+
+def test_a_key_can_carry_its_own_quota(make_app):
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_RATE_LIMIT_GENERATE="1/hour")
+    client = app.test_client()
+    roomy = _cli_key(app, generate_limit="none")
+    tight = _cli_key(app, generate_limit="2/hour")
+    assert all(
+        client.post(GEN, json={"site_key": roomy, "type": "pow"}).status_code == 200
+        for _ in range(5)
+    )
+    codes = [
+        client.post(GEN, json={"site_key": tight, "type": "pow"}).status_code for _ in range(3)
+    ]
+    assert codes == [200, 200, 429]
+    runner = app.test_cli_runner()
+    bad = runner.invoke(
+        args=["captcha", "keys", "create", "--name", "x", "--generate-limit", "lots"]
+    )
+    assert bad.exit_code != 0 and "--generate-limit" in bad.output
+
+
+def test_per_network_limits_count_an_ipv6_slash_64(make_app):
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_RATE_LIMIT_IP_GENERATE="2/minute")
+    client = app.test_client()
+    payload = {"site_key": own_site_key(app), "type": "pow"}
+    codes = [
+        client.post(GEN, json=payload, environ_base={"REMOTE_ADDR": f"2001:db8:1:2::{n:x}"})
+        for n in range(1, 4)
+    ]
+    assert [reply.status_code for reply in codes] == [200, 200, 429]
+    assert codes[-1].get_json()["detail"].startswith("Too many attempts from your network.")
+    other = client.post(GEN, json=payload, environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"})
+    assert other.status_code == 200
+
+
+def test_waits_are_said_in_words():
+    from flask_captcha_ext.selfhosted.service import in_words
+
+    assert [in_words(s) for s in (1, 40, 60, 61, 120, 3600, 3601)] == [
+        "1 second", "40 seconds", "1 minute", "2 minutes", "2 minutes", "1 hour", "2 hours"
+    ]
 
 
 def test_per_ip_limit_holds_across_site_keys(make_app):

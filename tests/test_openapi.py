@@ -141,8 +141,10 @@ def test_validate_responses_match(app, doc):
 
 @pytest.mark.parametrize("endpoint", ["generate", "validate"])
 def test_api_errors_match(make_app, endpoint):
-    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES,
-        CAPTCHA_RATE_LIMIT_GENERATE="1/hour", CAPTCHA_RATE_LIMIT_VALIDATE="1/hour"
+    app = make_app(
+        CAPTCHA_CHALLENGE_TYPES=ALL_TYPES,
+        CAPTCHA_RATE_LIMIT_IP_GENERATE="1/hour",
+        CAPTCHA_RATE_LIMIT_IP_VALIDATE="1/hour",
     )
     doc = app.test_client().get(P + "/openapi.json").get_json()
     path = f"{P}/{endpoint}"

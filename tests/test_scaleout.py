@@ -82,7 +82,7 @@ def test_generate_validate_verify_scattered_across_workers(redis):
 
 
 def test_a_rate_limit_holds_across_workers_as_one_limit(redis):
-    app = start_live_app(redis.url, CAPTCHA_RATE_LIMIT_GENERATE="20/hour")
+    app = start_live_app(redis.url, CAPTCHA_RATE_LIMIT_IP_GENERATE="20/hour")
     try:
         site_key = requests.get(app.base + "/_site_key", timeout=5).json()["site_key"]
         body = {"site_key": site_key, "type": "math"}

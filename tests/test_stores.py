@@ -177,6 +177,22 @@ def test_take_counted_takes_while_every_count_is_within_its_limit(store: Store) 
     assert store.take_counted("c", []) == ("value-c", [])
 
 
+def test_take_counted_live_counters_count_only_attempts_at_a_live_key(store: Store) -> None:
+    """A site key's quota (a live counter) is never spent by requests for made-up ids."""
+    always, live = [("rl:net", 10, 100)], [("rl:site", 10, 1)]
+    for _ in range(3):
+        value, counts = store.take_counted("made-up", always, live)
+        assert value is None and counts[1] == (0, 0.0)
+    assert store.incr("rl:site", 10, amount=0) == (0, 0.0)  # never created
+    assert store.incr("rl:net", 10, amount=0)[0] == 3
+    store.put("real", "v", 60)
+    store.put("real2", "v2", 60)
+    value, counts = store.take_counted("real", always, live)
+    assert value == "v" and counts[1][0] == 1
+    value, counts = store.take_counted("real2", always, live)  # the site's quota is used up
+    assert value is None and counts[1][0] == 2 and store.get("real2") == "v2"
+
+
 def test_take_counted_window_resets(store: Store) -> None:
     store.put("k", "v", 60)
     assert store.take_counted("k", [("rl:w", SHORT, 1)])[0] == "v"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Tuple
+from typing import Optional, Tuple
 from urllib.parse import urlsplit
 
 import click
@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from ..settings import CHALLENGE_TYPES, ConfigError, challenge_types
 from ..state import get_state
-from .service import normalize_origin
+from .service import normalize_origin, parse_limits
 from .sitekeys import SiteKeyRegistry
 
 captcha_cli = AppGroup("captcha", help="Manage flask-captcha-ext.")
@@ -54,6 +54,19 @@ def _types(value: str) -> Tuple[str, ...]:
     return types
 
 
+def _limit(value: Optional[str], option: str) -> Optional[str]:
+    """A quota option as given (checked to parse), or None for the app's default."""
+    if value is None:
+        return None
+    try:
+        parse_limits(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{option} must be a rate limit such as 500/hour, or none"
+        ) from None
+    return value.strip()
+
+
 @keys.command("create")
 @click.option("--name", required=True, help="What the key is for (shown in listings).")
 @click.option(
@@ -66,10 +79,34 @@ def _types(value: str) -> Tuple[str, ...]:
     help=f"Challenge types the key may get and pass, comma-separated "
     f"({', '.join(CHALLENGE_TYPES)}); default: CAPTCHA_CHALLENGE_TYPES.",
 )
-def create(name: str, origins: Tuple[str, ...], types: str) -> None:
+@click.option(
+    "--generate-limit",
+    default=None,
+    help="This key's generate quota, e.g. '500/hour' or 'none'; default: "
+    "CAPTCHA_RATE_LIMIT_GENERATE.",
+)
+@click.option(
+    "--validate-limit",
+    default=None,
+    help="This key's validate quota, e.g. '1000/hour' or 'none'; default: "
+    "CAPTCHA_RATE_LIMIT_VALIDATE.",
+)
+def create(
+    name: str,
+    origins: Tuple[str, ...],
+    types: str,
+    generate_limit: Optional[str],
+    validate_limit: Optional[str],
+) -> None:
     """Create a site key; its secret is printed once and only its hash is kept."""
     normalized = tuple(_origin(o) for o in origins)
-    site_key, secret, record = _registry().create(name.strip(), normalized, _types(types))
+    site_key, secret, record = _registry().create(
+        name.strip(),
+        normalized,
+        _types(types),
+        _limit(generate_limit, "--generate-limit"),
+        _limit(validate_limit, "--validate-limit"),
+    )
     click.echo(f"site key:   {site_key}")
     click.echo(f"secret:     {secret}")
     click.echo(f"id:         {record.id}")

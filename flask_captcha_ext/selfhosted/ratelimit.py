@@ -26,8 +26,9 @@ from ..stores.base import Counter
 
 COUNTER_PREFIX = "rl:"
 
-# Limits on one scope and the identifiers that name its counters.
-LimitGroup = Tuple[Sequence[RateLimitItem], Tuple[str, ...]]
+# Limits on one scope, the identifiers that name its counters, and whether they count only
+# attempts at a live challenge (a site key's quota) or every request (a network's burst limit).
+LimitGroup = Tuple[Sequence[RateLimitItem], Tuple[str, ...], bool]
 
 
 class StoreCounterStorage(Storage):
@@ -92,22 +93,30 @@ class RateLimiter:
     def hit_and_take(
         self, key: str, groups: Sequence[LimitGroup]
     ) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:
-        """Count one hit on every limit of every group, and take ``key`` if none is exceeded.
+        """Count one hit on every limit of every group, and take ``key`` if none is exceeded
+        (a live-only group counts only when ``key`` exists).
 
         Returns the taken value (None if absent or refused) and, when refused, the index of the
         first group with an exceeded limit and the seconds until it allows again. The counters
         are the ones ``hit`` counts, under the same keys and fixed windows.
         """
-        counters: List[Counter] = []
-        owners: List[int] = []
-        for index, (items, identifiers) in enumerate(groups):
+        always: List[Tuple[int, Counter]] = []
+        live: List[Tuple[int, Counter]] = []
+        for index, (items, identifiers, live_only) in enumerate(groups):
             for item in items:
-                counters.append(
-                    (COUNTER_PREFIX + item.key_for(*identifiers), item.get_expiry(), item.amount)
+                counter = (
+                    COUNTER_PREFIX + item.key_for(*identifiers),
+                    item.get_expiry(),
+                    item.amount,
                 )
-                owners.append(index)
-        value, counts = self.store.take_counted(key, counters)
+                (live if live_only else always).append((index, counter))
+        ordered = always + live
+        counters = [counter for _, counter in ordered]
+        value, counts = self.store.take_counted(
+            key, counters[: len(always)], counters[len(always) :]
+        )
         waits = {}  # group index -> longest wait among its exceeded limits
+        owners = [index for index, _ in ordered]
         for owner, (count, left), (_, _, limit) in zip(owners, counts, counters):
             if count > limit:
                 waits[owner] = max(waits.get(owner, 1), math.ceil(left))

@@ -6,12 +6,16 @@ The HTTP layer parses and answers; this module decides; the store only keeps. Ev
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import secrets
 import time
+from functools import lru_cache
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
+
+from limits import RateLimitItem, parse_many
 
 from ..result import VerificationResult
 from ..settings import Settings
@@ -85,10 +89,22 @@ class CaptchaService:
         if not isinstance(kind_name, str) or kind_name not in allowed_kinds:
             allowed = ", ".join(allowed_kinds)
             raise ApiError(400, f"'type' must be one of: {allowed}")
-        s = self.settings
-        self._limit(s.rate_limit_generate, "generate", "key", key.id)
-        self._limit(s.rate_limit_ip_generate, "generate", "ip", client_ip)
+        self._limit(self.quota(key, "generate"), "generate", "key", key.id)
+        self._limit(self.settings.rate_limit_ip_generate, "generate", "ip", network_of(client_ip))
         return self.new_challenge(key, kind_name)
+
+    def quota(self, key: SiteKey, endpoint: str) -> Tuple[RateLimitItem, ...]:
+        """The per-site-key quota of ``endpoint`` ("generate" or "validate"): none for the app's
+        own key (every visitor shares it, so a cap would let anyone lock them all out); for keys
+        made with ``keys create``, the key's own limit, else CAPTCHA_RATE_LIMIT_GENERATE /
+        _VALIDATE."""
+        if key.builtin:
+            return ()
+        own = key.generate_limit if endpoint == "generate" else key.validate_limit
+        if own is not None:
+            return parse_limits(own)
+        s = self.settings
+        return s.rate_limit_generate if endpoint == "generate" else s.rate_limit_validate
 
     def types_of(self, key: SiteKey) -> Tuple[str, ...]:
         """The challenge types ``key`` may get and pass: CAPTCHA_CHALLENGE_TYPES, narrowed by the
@@ -105,7 +121,9 @@ class CaptchaService:
         generate budget (nor the site key's).
         """
         try:
-            self._limit(self.settings.rate_limit_ip_generate, "page", "ip", client_ip)
+            self._limit(
+                self.settings.rate_limit_ip_generate, "page", "ip", network_of(client_ip)
+            )
         except ApiError:
             return None
         return self.new_challenge(self.site_keys.own, kind_name)
@@ -166,14 +184,19 @@ class CaptchaService:
         """``solve`` under the validate limits of ``key`` and ``client_ip`` (429 when over).
 
         One store call counts both limits and spends the challenge (one Redis round trip, one
-        SQLite commit); a refused request leaves the challenge for a later attempt.
+        SQLite commit); a refused request leaves the challenge for a later attempt. The key's
+        quota counts only attempts at a live challenge: made-up ids spend the network's budget,
+        never the site's.
         """
-        s = self.settings
         text, exceeded = self.limiter.hit_and_take(
             CHALLENGE_PREFIX + captcha_id,
             [
-                (s.rate_limit_validate, ("validate", "key", key.id)),
-                (s.rate_limit_ip_validate, ("validate", "ip", client_ip)),
+                (self.quota(key, "validate"), ("validate", "key", key.id), True),
+                (
+                    self.settings.rate_limit_ip_validate,
+                    ("validate", "ip", network_of(client_ip)),
+                    False,
+                ),
             ],
         )
         if exceeded is not None:
@@ -249,13 +272,44 @@ class CaptchaService:
 
 
 def _rate_limited(scope: str, retry_after: int) -> ApiError:
-    """The 429 for an exceeded limit of ``scope`` (``"key"`` or ``"ip"``)."""
+    """The 429 for an exceeded limit of ``scope`` (``"key"`` or ``"ip"``), worded for a person."""
+    who = "for this site" if scope == "key" else "from your network"
     return ApiError(
         429,
-        f"rate limit exceeded for this {'site key' if scope == 'key' else 'client'}; "
-        f"retry in {retry_after} s",
+        f"Too many attempts {who}. Try again in {in_words(retry_after)}.",
         {"Retry-After": str(retry_after)},
     )
+
+
+def in_words(seconds: int) -> str:
+    """``seconds`` as a person reads a wait: "40 seconds", "2 minutes", "1 hour" (rounded up)."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = -(-seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def network_of(client_ip: str) -> str:
+    """The client network per-IP limits count: the IPv4 address, or the IPv6 /64 (one
+    subscriber's allocation: counting single IPv6 addresses would give each host billions)."""
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return client_ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+@lru_cache(maxsize=256)
+def parse_limits(text: str) -> Tuple[RateLimitItem, ...]:
+    """A site key's own limit string ("100/hour"; "" or "none": no limit), parsed once."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    return tuple(parse_many(text))
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

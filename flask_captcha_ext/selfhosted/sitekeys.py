@@ -54,6 +54,10 @@ class SiteKey:
     builtin: bool = False
     #: Challenge types this key may get and pass (empty: the app's CAPTCHA_CHALLENGE_TYPES).
     types: Tuple[str, ...] = ()
+    #: This key's quotas ("100/hour"; "none": no quota; None: CAPTCHA_RATE_LIMIT_GENERATE /
+    #: _VALIDATE).
+    generate_limit: Optional[str] = None
+    validate_limit: Optional[str] = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -89,7 +93,12 @@ class SiteKeyRegistry:
         return self._own
 
     def create(
-        self, name: str, origins: Tuple[str, ...] = (), types: Tuple[str, ...] = ()
+        self,
+        name: str,
+        origins: Tuple[str, ...] = (),
+        types: Tuple[str, ...] = (),
+        generate_limit: Optional[str] = None,
+        validate_limit: Optional[str] = None,
     ) -> Tuple[str, str, SiteKey]:
         """A new key pair; the plain key and secret are returned once and never stored."""
         site_key = "sk_" + secrets.token_urlsafe(18)
@@ -100,6 +109,8 @@ class SiteKeyRegistry:
             secret_hash=_digest(secret),
             origins=origins,
             types=types,
+            generate_limit=generate_limit,
+            validate_limit=validate_limit,
         )
         self._store.put(KEY_PREFIX + record.id, record.to_json(), None)
         self._store.put(SECRET_PREFIX + record.secret_hash, record.id, None)

@@ -56,13 +56,15 @@ class Store(Protocol):
         """
 
     def take_counted(
-        self, key: str, counters: Sequence[Counter]
+        self, key: str, counters: Sequence[Counter], live_counters: Sequence[Counter] = ()
     ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
         """Add 1 to every counter, then ``take(key)`` only if no count is above its limit.
 
-        Returns the taken value (None when absent or when a limit is exceeded) and each counter's
-        ``incr`` result. The validate hot path: Redis does it in one round trip, SQLite in one
-        transaction.
+        ``live_counters`` count only when ``key`` exists (a request that names no live entry
+        reads them as ``(0, 0.0)`` and leaves them alone): a site key's quota is spent by
+        attempts at its real challenges, never by made-up ids. Returns the taken value (None when
+        absent or when a limit is exceeded) and each counter's ``incr`` result, ``counters``
+        first. The validate hot path: Redis does it in one round trip, SQLite in one transaction.
         """
 
     def delete(self, key: str) -> None:
@@ -83,12 +85,19 @@ class Store(Protocol):
 
 
 def take_counted_in_parts(
-    store: Store, key: str, counters: Sequence[Counter]
+    store: Store, key: str, counters: Sequence[Counter], live_counters: Sequence[Counter] = ()
 ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
-    """``take_counted`` from ``incr`` and ``take`` inside one ``batch``: one transaction on
-    SQLite; on the memory store each step is atomic on its own, which is all a limit needs."""
+    """``take_counted`` from ``get``, ``incr`` and ``take`` inside one ``batch``: one
+    transaction on SQLite; on the memory store each step is atomic on its own, which is all a
+    limit needs."""
     with store.batch():
+        live = bool(live_counters) and store.get(key) is not None
         counts = [store.incr(counter_key, window) for counter_key, window, _ in counters]
-        if any(count > limit for (count, _), (_, _, limit) in zip(counts, counters)):
+        counts += [
+            store.incr(counter_key, window) if live else (0, 0.0)
+            for counter_key, window, _ in live_counters
+        ]
+        limits = [limit for _, _, limit in (*counters, *live_counters)]
+        if any(count > limit for (count, _), limit in zip(counts, limits)):
             return None, counts
         return store.take(key), counts

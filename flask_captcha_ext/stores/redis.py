@@ -49,21 +49,27 @@ end
 return {count, ttl}
 """
 
-# take_counted: KEYS[1] the key to take, KEYS[2..] counters; ARGV window ms and limit per
-# counter. Counts as _INCR_SCRIPT does, then GETDELs KEYS[1] unless a count is over its limit.
+# take_counted: KEYS[1] the key to take, KEYS[2..] counters; ARGV[1] how many counters count
+# always (the rest only when KEYS[1] exists), then window ms and limit per counter. Counts as
+# _INCR_SCRIPT does, then GETDELs KEYS[1] unless a count is over its limit.
 # Returns {value or false, count1, pttl1, count2, pttl2, ...}: one round trip for validate.
 _TAKE_COUNTED_SCRIPT = """
 local reply = {false}
 local over = false
+local always = tonumber(ARGV[1])
+local live = redis.call('EXISTS', KEYS[1]) == 1
 for i = 2, #KEYS do
-  local window = tonumber(ARGV[2 * i - 3])
-  local count = redis.call('INCR', KEYS[i])
-  local ttl = redis.call('PTTL', KEYS[i])
-  if ttl < 0 then
-    redis.call('PEXPIRE', KEYS[i], window)
-    ttl = window
+  local window = tonumber(ARGV[2 * i - 2])
+  local count, ttl = 0, 0
+  if i - 1 <= always or live then
+    count = redis.call('INCR', KEYS[i])
+    ttl = redis.call('PTTL', KEYS[i])
+    if ttl < 0 then
+      redis.call('PEXPIRE', KEYS[i], window)
+      ttl = window
+    end
   end
-  if count > tonumber(ARGV[2 * i - 2]) then
+  if count > tonumber(ARGV[2 * i - 1]) then
     over = true
   end
   reply[#reply + 1] = count
@@ -202,12 +208,13 @@ class RedisStore:
         return int(count), max(0.0, int(ttl_ms) / 1000)
 
     def take_counted(
-        self, key: str, counters: Sequence[Counter]
+        self, key: str, counters: Sequence[Counter], live_counters: Sequence[Counter] = ()
     ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
         """Count, then ``GETDEL`` unless a limit is exceeded: one Lua script, one round trip."""
-        keys = [self.prefix + key] + [self.prefix + counter_key for counter_key, _, _ in counters]
-        args: List[int] = []
-        for _, window, limit in counters:
+        every = [*counters, *live_counters]
+        keys = [self.prefix + key] + [self.prefix + counter_key for counter_key, _, _ in every]
+        args: List[int] = [len(counters)]
+        for _, window, limit in every:
             args += [_ms(window), limit]
         reply = self._run(lambda: self._take_counted_script(keys=keys, args=args))
         counts = [

@@ -361,10 +361,10 @@ class SQLiteStore:
         return count, max(0.0, expires_at - now)
 
     def take_counted(
-        self, key: str, counters: Sequence[Counter]
+        self, key: str, counters: Sequence[Counter], live_counters: Sequence[Counter] = ()
     ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
         """Count, then take unless a limit is exceeded (see the Store protocol)."""
-        return take_counted_in_parts(self, key, counters)
+        return take_counted_in_parts(self, key, counters, live_counters)
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""

@@ -331,6 +331,20 @@ def test_rate_limit_shows_the_retry_message_and_does_not_block(
     expect_contact_kept(page)
 
 
+def test_a_long_wait_is_said_in_minutes(
+    page: Page, make_server_with: Callable[..., LiveServer]
+) -> None:
+    """Nobody should read "Please wait 2157 seconds"."""
+    server = make_server_with(CAPTCHA_RATE_LIMIT_IP_GENERATE="1/hour")
+    page.goto(server.url + "/")
+    widget = Widget(page)
+    widget.captcha_id()
+    widget.refresh_button.click()
+    expect(widget.status).to_have_text(
+        re.compile(r"Too many attempts\. Please try again in \d+ minutes\.")
+    )
+
+
 def test_network_error_is_announced(page: Page, server: LiveServer) -> None:
     page.goto(server.url + "/")
     widget = Widget(page)

@@ -82,6 +82,7 @@
       tokenExpired: "Your verification expired. Please solve a new challenge.",
       rateLimited: "Too many attempts. Please wait {s} seconds, then try again.",
       rateLimitedShort: "Too many attempts. Please wait a moment, then try again.",
+      rateLimitedMinutes: "Too many attempts. Please try again in {m} minutes.",
       network: "Could not reach the server. Check your connection, then choose \u201cNew challenge\u201d.",
       unavailable: "The security check is unavailable right now. Please try again shortly.",
       failed: "The security check could not be loaded. Please try again later.",
@@ -117,6 +118,7 @@
       tokenExpired: "Ihre Best\u00e4tigung ist abgelaufen. Bitte l\u00f6sen Sie eine neue Aufgabe.",
       rateLimited: "Zu viele Versuche. Bitte warten Sie {s} Sekunden und versuchen Sie es erneut.",
       rateLimitedShort: "Zu viele Versuche. Bitte warten Sie einen Moment.",
+      rateLimitedMinutes: "Zu viele Versuche. Bitte versuchen Sie es in {m} Minuten erneut.",
       network: "Der Server ist nicht erreichbar. Pr\u00fcfen Sie die Verbindung und w\u00e4hlen Sie \u201eNeue Aufgabe\u201c.",
       unavailable: "Die Sicherheitspr\u00fcfung ist gerade nicht verf\u00fcgbar. Bitte versuchen Sie es gleich noch einmal.",
       failed: "Die Sicherheitspr\u00fcfung konnte nicht geladen werden. Bitte versuchen Sie es sp\u00e4ter.",
@@ -152,6 +154,7 @@
       tokenExpired: "Votre v\u00e9rification a expir\u00e9. R\u00e9solvez un nouveau d\u00e9fi.",
       rateLimited: "Trop de tentatives. Attendez {s} secondes, puis r\u00e9essayez.",
       rateLimitedShort: "Trop de tentatives. Attendez un instant, puis r\u00e9essayez.",
+      rateLimitedMinutes: "Trop de tentatives. R\u00e9essayez dans {m} minutes.",
       network: "Serveur injoignable. V\u00e9rifiez votre connexion, puis choisissez \u00ab\u00a0Nouveau d\u00e9fi\u00a0\u00bb.",
       unavailable: "La v\u00e9rification est indisponible pour le moment. R\u00e9essayez bient\u00f4t.",
       failed: "La v\u00e9rification n\u2019a pas pu \u00eatre charg\u00e9e. R\u00e9essayez plus tard.",
@@ -187,6 +190,7 @@
       tokenExpired: "Su verificaci\u00f3n ha caducado. Resuelva un nuevo reto.",
       rateLimited: "Demasiados intentos. Espere {s} segundos y vuelva a intentarlo.",
       rateLimitedShort: "Demasiados intentos. Espere un momento y vuelva a intentarlo.",
+      rateLimitedMinutes: "Demasiados intentos. Vuelva a intentarlo dentro de {m} minutos.",
       network: "No se puede contactar con el servidor. Compruebe la conexi\u00f3n y elija \u00abNuevo reto\u00bb.",
       unavailable: "La comprobaci\u00f3n no est\u00e1 disponible ahora. Int\u00e9ntelo de nuevo en breve.",
       failed: "No se pudo cargar la comprobaci\u00f3n. Int\u00e9ntelo m\u00e1s tarde.",
@@ -924,7 +928,11 @@
         message = t("network");
       } else if (code === 429) {
         var wait = response.retryAfter;
-        message = wait > 0 ? t("rateLimited", { s: wait }) : t("rateLimitedShort");
+        if (wait > 90) {  // people read minutes, not "2157 seconds"
+          message = t("rateLimitedMinutes", { m: Math.ceil(wait / 60) });
+        } else {
+          message = wait > 0 ? t("rateLimited", { s: wait }) : t("rateLimitedShort");
+        }
         if (during === "generate" && wait > 0 && wait <= MAX_AUTO_RETRY_S) {
           clearTimer("retry");
           timers.retry = setTimeout(function () {
