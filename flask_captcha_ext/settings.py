@@ -312,6 +312,11 @@ class Settings:
         "signs success tokens (JWT, HS256; at least 32 characters)",
         "derived from `SECRET_KEY`",
     )
+    max_live_challenges: int = key(
+        100_000,
+        positive_int,
+        "most live challenges per site key (bounds the store); beyond it, 503 for up to a minute",
+    )
     max_content_length: int = key(
         16 * 1024, positive_int, "largest accepted request body, bytes (413 beyond)"
     )

@@ -265,6 +265,29 @@ def test_per_network_limits_count_an_ipv6_slash_64(make_app):
     assert other.status_code == 200
 
 
+def test_live_challenges_have_a_ceiling_with_a_short_wait(make_app, store_url):
+    """The store stays bounded whoever asks: beyond the ceiling a 503 for at most a minute."""
+    app = make_app(
+        CAPTCHA_STORE_URL=store_url,
+        CAPTCHA_MAX_LIVE_CHALLENGES=2,
+        CAPTCHA_CHALLENGE_TTL=60,
+    )
+    client = app.test_client()
+    replies = [
+        client.post(
+            GEN,
+            json={"site_key": own_site_key(app), "type": "pow"},
+            environ_base={"REMOTE_ADDR": f"192.0.2.{n}"},  # many networks: no per-network limit
+        )
+        for n in range(3)
+    ]
+    assert [r.status_code for r in replies] == [200, 200, 503]
+    assert 0 < int(replies[-1].headers["Retry-After"]) <= 60
+    assert replies[-1].get_json()["detail"].startswith("The security check is busy. Try again in")
+    with app.test_request_context():
+        assert get_state(app).service.new_page_challenge("image", "192.0.2.9") is None
+
+
 def test_waits_are_said_in_words():
     from flask_captcha_ext.selfhosted.service import in_words
 

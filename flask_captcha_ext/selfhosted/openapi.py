@@ -233,10 +233,15 @@ RESPONSES: Dict[str, Schema] = {
     ),
     "TooLarge": _json(_ref("Error"), "The request body is larger than CAPTCHA_MAX_CONTENT_LENGTH."),
     "RateLimited": _json(
-        _ref("Error"), "Rate limited per site key or per client.", {"Retry-After": RETRY_AFTER}
+        _ref("Error"),
+        "Rate limited per site key or per client network.",
+        {"Retry-After": RETRY_AFTER},
     ),
     "StoreDown": _json(
-        _ref("Error"), "The CAPTCHA store is unreachable.", {"Retry-After": RETRY_AFTER}
+        _ref("Error"),
+        "The CAPTCHA store is unreachable, or (generate) the site key has as many live "
+        "challenges as CAPTCHA_MAX_LIVE_CHALLENGES allows.",
+        {"Retry-After": RETRY_AFTER},
     ),
 }
 

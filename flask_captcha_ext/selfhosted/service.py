@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem, RateLimitItemPerMinute, parse_many
 
 from ..result import VerificationResult
 from ..settings import Settings
@@ -91,7 +91,22 @@ class CaptchaService:
             raise ApiError(400, f"'type' must be one of: {allowed}")
         self._limit(self.quota(key, "generate"), "generate", "key", key.id)
         self._limit(self.settings.rate_limit_ip_generate, "generate", "ip", network_of(client_ip))
+        self._check_ceiling(key)
         return self.new_challenge(key, kind_name)
+
+    def _check_ceiling(self, key: SiteKey) -> None:
+        """Bound the live challenges of ``key`` (so the store stays bounded whoever asks):
+        CAPTCHA_MAX_LIVE_CHALLENGES spread over per-minute windows, so that beyond it the wait is
+        at most a minute. A 503: the service is busy, nobody in particular is refused."""
+        s = self.settings
+        per_minute = max(1, s.max_live_challenges * 60 // s.challenge_ttl)
+        retry_after = self.limiter.hit((per_minute_item(per_minute),), "live", "key", key.id)
+        if retry_after is not None:
+            raise ApiError(
+                503,
+                f"The security check is busy. Try again in {in_words(retry_after)}.",
+                {"Retry-After": str(retry_after)},
+            )
 
     def quota(self, key: SiteKey, endpoint: str) -> Tuple[RateLimitItem, ...]:
         """The per-site-key quota of ``endpoint`` ("generate" or "validate"): none for the app's
@@ -114,7 +129,7 @@ class CaptchaService:
 
     def new_page_challenge(self, kind_name: str, client_ip: str) -> Optional[Dict[str, Any]]:
         """A challenge of the app's own key for a server-rendered (no-JavaScript) form, or None
-        when ``client_ip`` is over its generate limit.
+        when ``client_ip`` is over its generate limit or the key is at its live ceiling.
 
         CAPTCHA_RATE_LIMIT_IP_GENERATE applies, on a counter of its own: every page view makes
         one, and page views of visitors who run the JavaScript widget must not use up its
@@ -124,6 +139,7 @@ class CaptchaService:
             self._limit(
                 self.settings.rate_limit_ip_generate, "page", "ip", network_of(client_ip)
             )
+            self._check_ceiling(self.site_keys.own)
         except ApiError:
             return None
         return self.new_challenge(self.site_keys.own, kind_name)
@@ -302,6 +318,11 @@ def network_of(client_ip: str) -> str:
             return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
+
+
+@lru_cache(maxsize=16)
+def per_minute_item(amount: int) -> RateLimitItem:
+    return RateLimitItemPerMinute(amount)
 
 
 @lru_cache(maxsize=256)
