@@ -30,6 +30,7 @@ def captcha_protected(
     action: Optional[str] = None,
     min_score: Optional[float] = None,
     types: TypesArg = None,
+    min_work: Optional[float] = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -39,11 +40,12 @@ def captcha_protected(
     action: Optional[str] = None,
     min_score: Optional[float] = None,
     types: TypesArg = None,
+    min_work: Optional[float] = None,
 ) -> Any:
     """Protect a view; bare or as ``@captcha_protected(action="login", types=("pow",))``.
 
-    ``action``, ``min_score`` and ``types`` narrow CAPTCHA_ACTION, CAPTCHA_MIN_SCORE and
-    CAPTCHA_CHALLENGE_TYPES for this view. A failed check returns what
+    ``action``, ``min_score``, ``types`` and ``min_work`` narrow CAPTCHA_ACTION,
+    CAPTCHA_MIN_SCORE, CAPTCHA_CHALLENGE_TYPES and CAPTCHA_MIN_WORK for this view. A failed check returns what
     ``@captcha.failure_handler`` returns (default: a 400; a 503 when the store or provider is
     down; a 429 when no-JavaScript answers are rate limited). ``async def`` views are verified
     with ``verify_async`` (third-party providers over httpx).
@@ -55,7 +57,7 @@ def captcha_protected(
 
             @wraps(func)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                result = await verify_request_async(action, min_score, allowed)
+                result = await verify_request_async(action, min_score, allowed, min_work)
                 if not result.success:
                     return get_state().failure.respond(result)
                 g.captcha_result = result
@@ -65,7 +67,7 @@ def captcha_protected(
 
         @wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            result = verify_request(action, min_score, allowed)
+            result = verify_request(action, min_score, allowed, min_work)
             if not result.success:
                 return get_state().failure.respond(result)
             g.captcha_result = result

@@ -20,7 +20,7 @@ from .providers import build_provider, own_key_pair
 from .selfhosted.blueprint import create_blueprint, local_endpoints
 from .selfhosted.challenges import ImageChallenge, MathChallenge
 from .selfhosted.cli import captcha_cli
-from .selfhosted.pow import PowChallenge
+from .selfhosted.pow import ProofOfWork
 from .selfhosted.ratelimit import RateLimiter
 from .selfhosted.service import CaptchaService
 from .selfhosted.sitekeys import SiteKeyRegistry, derived_key_pair
@@ -217,10 +217,21 @@ def _build_service(settings: Settings, store: Store, master: bytes) -> CaptchaSe
     kinds = {
         "image": ImageChallenge(answer_key, settings.image_length),
         "math": MathChallenge(answer_key),
-        "pow": PowChallenge(
-            derive_secret(master, "pow"), settings.pow_max_number, settings.challenge_ttl
-        ),
     }
+    if settings.pow_algorithm == "ARGON2ID":
+        try:
+            import argon2  # noqa: F401 - the server checks Argon2id with argon2-cffi
+        except ImportError:
+            raise ConfigError(
+                "CAPTCHA_POW_ALGORITHM='ARGON2ID' needs argon2-cffi: "
+                "pip install 'flask-captcha-ext[argon2]'"
+            ) from None
+    pow = ProofOfWork(
+        settings.pow_algorithm,
+        settings.pow_target_ms,
+        derive_secret(master, "pow"),
+        settings.challenge_ttl,
+    )
     token_secret = settings.token_secret or derive_secret(master, "token")
     return CaptchaService(
         settings=settings,
@@ -229,4 +240,5 @@ def _build_service(settings: Settings, store: Store, master: bytes) -> CaptchaSe
         site_keys=SiteKeyRegistry(store, own_key, own_secret),
         tokens=TokenService(token_secret, store, settings.token_ttl),
         limiter=RateLimiter(store),
+        pow=pow,
     )

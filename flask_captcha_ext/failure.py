@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, Optional
 from flask import Response, jsonify, render_template, request
 
 from .result import ServerUnreachable, VerificationResult
+from .selfhosted.service import TOO_SOON, in_words
 from .selfhosted.tokens import RATE_LIMITED, STORE_DOWN
 
 MESSAGES: Dict[str, str] = {
@@ -22,6 +23,10 @@ MESSAGES: Dict[str, str] = {
     "rate-limited": "Too many CAPTCHA attempts; please wait a minute and try again.",
     "challenge-type-not-allowed": "This kind of CAPTCHA is not accepted here; please solve the "
     "one shown on the page.",
+    "work-too-low": "This form needs a stronger security check; please reload the page and "
+    "try again.",
+    TOO_SOON: "That was quicker than this security check allows. Please wait a few seconds, then "
+    "send the form again.",
 }
 
 
@@ -44,6 +49,12 @@ class FailureResponder:
 
 def describe(result: VerificationResult) -> str:
     """A sentence for people saying why the check failed."""
+    wait = result.raw.get("retry_after") if TOO_SOON in result.error_codes else None
+    if isinstance(wait, int):
+        return (
+            f"That was quicker than this security check allows. Please wait {in_words(wait)}, "
+            "then send the form again."
+        )
     for code in result.error_codes:
         if code in MESSAGES:
             return MESSAGES[code]

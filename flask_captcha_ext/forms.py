@@ -25,7 +25,8 @@ class CaptchaRequired:
     """Validator: the request must carry a passing CAPTCHA.
 
     ``message`` replaces the default, translated per-failure messages; ``action``,
-    ``min_score`` and ``types`` narrow the app's settings for this form, as in the decorator.
+    ``min_score``, ``types`` and ``min_work`` narrow the app's settings for this form, as in the
+    decorator.
     """
 
     field_flags = {"required": True}
@@ -36,14 +37,16 @@ class CaptchaRequired:
         action: Optional[str] = None,
         min_score: Optional[float] = None,
         types: TypesArg = None,
+        min_work: Optional[float] = None,
     ) -> None:
         self.message = message
         self.action = action
         self.min_score = min_score
         self.types = challenge_types(types)
+        self.min_work = min_work
 
     def __call__(self, form: Form, field: Field) -> None:
-        result = verify_request(self.action, self.min_score, self.types)
+        result = verify_request(self.action, self.min_score, self.types, self.min_work)
         field.result = result  # type: ignore[attr-defined]
         if not result.success:
             raise StopValidation(field.gettext(self.message or describe(result)))
@@ -64,14 +67,16 @@ class CaptchaWidget:
                     options.setdefault("action", check.action)
                 if check.types:
                     options.setdefault("types", check.types)
+                if check.min_work:
+                    options.setdefault("min_work", check.min_work)
         return captcha_widget(**options)
 
 
 class CaptchaField(Field):
     """A form field showing the CAPTCHA widget and requiring it to pass.
 
-    Extra keyword arguments of ``CaptchaRequired`` (``action``, ``min_score``, ``types``) may be
-    given here.
+    Extra keyword arguments of ``CaptchaRequired`` (``action``, ``min_score``, ``types``,
+    ``min_work``) may be given here.
     """
 
     widget = CaptchaWidget()
@@ -83,10 +88,11 @@ class CaptchaField(Field):
         action: Optional[str] = None,
         min_score: Optional[float] = None,
         types: TypesArg = None,
+        min_work: Optional[float] = None,
         **kwargs: Any,
     ) -> None:
         validators = validators or [
-            CaptchaRequired(action=action, min_score=min_score, types=types)
+            CaptchaRequired(action=action, min_score=min_score, types=types, min_work=min_work)
         ]
         super().__init__(label, validators, **kwargs)
         self.result = None

@@ -17,7 +17,8 @@ class VerificationResult:
 
     ``score`` is normalised so that higher always means *more likely human* (0.0 .. 1.0),
     whatever direction the provider uses; the provider's own reply stays in ``raw``. Self-hosted
-    tokens carry no score; they say which ``challenge_type`` was solved. ``fallback`` marks a
+    tokens carry no score; they say which ``challenge_type`` was solved and how much ``work`` it
+    demanded (in base challenges: 1 is what a visitor under no pressure pays). ``fallback`` marks a
     self-hosted token accepted in a third-party provider's place (CAPTCHA_FALLBACK): a weaker
     path a view may treat differently.
     """
@@ -32,6 +33,7 @@ class VerificationResult:
     fail_open: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict)
     challenge_type: Optional[str] = None
+    work: Optional[float] = None
     fallback: bool = False
 
     def __bool__(self) -> bool:

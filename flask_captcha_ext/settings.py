@@ -35,6 +35,18 @@ PROVIDERS = (
     "gkcaptcha",
 )
 CHALLENGE_TYPES = ("pow", "image", "math")
+POW_ALGORITHMS = ("PBKDF2/SHA-256", "SHA-256", "SCRYPT", "ARGON2ID", "ALTCHA-V1")
+#: (network pressure, site-key pressure, work multiplier), lowest first (see selfhosted.pressure).
+POW_LEVELS = (
+    (0, 0, 1),
+    (8, 5_000, 2),
+    (16, 10_000, 4),
+    (24, 20_000, 8),
+    (40, 40_000, 32),
+    (80, 80_000, 64),
+    (160, 160_000, 128),
+)
+MAX_WORK = 1024
 STORE_SCHEMES = ("memory://", "sqlite://", "redis://", "rediss://")
 
 Parser = Callable[[Any, str], Any]
@@ -206,6 +218,45 @@ def friendly_version(value: Any, name: str) -> Optional[int]:
     return value
 
 
+def work(value: Any, name: str) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+        0 < value <= MAX_WORK
+    ):
+        raise ConfigError(f"{name} must be a number above 0 and at most {MAX_WORK}, got {value!r}")
+    return float(value)
+
+
+def pow_levels(value: Any, name: str) -> Tuple[Tuple[int, int, float], ...]:
+    """Rows ``(network pressure, site-key pressure, multiplier)``: the first row (0, 0, 1), then
+    rising thresholds and multipliers."""
+    rule = (
+        f"{name} must be rows (network pressure, site-key pressure, work multiplier), starting "
+        f"(0, 0, 1), with thresholds and multipliers rising from row to row (multipliers up to "
+        f"{MAX_WORK})"
+    )
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"{rule}; got {value!r}")
+    rows = []
+    for row in value:
+        if not isinstance(row, (list, tuple)) or len(row) != 3:
+            raise ConfigError(f"{rule}; got the row {row!r}")
+        net, site, multiplier = row
+        numbers = (net, site, multiplier)
+        if any(isinstance(n, bool) or not isinstance(n, (int, float)) for n in numbers):
+            raise ConfigError(f"{rule}; got the row {row!r}")
+        if not all(math.isfinite(n) for n in numbers) or not 1 <= multiplier <= MAX_WORK:
+            raise ConfigError(f"{rule}; got the row {row!r}")
+        rows.append((int(net), int(site), float(multiplier)))
+    if rows[0] != (0, 0, 1.0):
+        raise ConfigError(f"{rule}; the first row is {value[0]!r}")
+    for before, after in zip(rows, rows[1:]):
+        if not all(a > b for a, b in zip(after, before)):
+            raise ConfigError(f"{rule}; {after!r} does not rise above {before!r}")
+    return tuple(rows)
+
+
 @dataclass(frozen=True)
 class Settings:
     """The validated CAPTCHA_* configuration of one app; each field is one key (see ``key``)."""
@@ -321,10 +372,26 @@ class Settings:
         16 * 1024, positive_int, "largest accepted request body, bytes (413 beyond)"
     )
     image_length: int = key(5, int_between(4, 8), "characters in an image challenge (4 to 8)")
-    pow_max_number: int = key(
-        100_000,
-        int_between(1_000, 10_000_000),
-        "proof-of-work difficulty (the largest secret number)",
+    pow_algorithm: str = key(
+        "PBKDF2/SHA-256",
+        one_of(*POW_ALGORITHMS),
+        "ALTCHA proof of work: `PBKDF2/SHA-256`, `SHA-256`, `SCRYPT`, `ARGON2ID` (extra "
+        "`[argon2]`) or `ALTCHA-V1` (for ALTCHA widgets 1.x/2.x)",
+    )
+    pow_target_ms: int = key(
+        500,
+        int_between(50, 10_000),
+        "milliseconds the base work takes a visitor's browser (deterministic effort)",
+    )
+    pow_levels: Tuple[Tuple[int, int, float], ...] = key(
+        POW_LEVELS,
+        pow_levels,
+        "rows (network pressure, site-key pressure, work multiplier); pressure: challenges "
+        "asked and failed answers in the last 10 minutes",
+        "see [Cost that adapts](#cost-that-adapts-to-pressure)",
+    )
+    min_work: Optional[float] = key(
+        None, work, "least work (in base challenges) a self-hosted token must show to pass"
     )
     friendlycaptcha_version: Optional[int] = key(
         None, friendly_version, "1 or 2; unset: 1 when `CAPTCHA_VERIFY_URL` has `/api/v1/`, else 2"

@@ -24,6 +24,8 @@ log = logging.getLogger("flask_captcha_ext")
 TEST_TOKEN = "PASSED"  # noqa: S105 - public by design (CAPTCHA_TEST_MODE)
 TOKEN_HEADER = "X-Captcha-Token"  # noqa: S105 - a header name
 NOSCRIPT_ID, NOSCRIPT_ANSWER = "captcha-id", "captcha-answer"
+#: The form field (and JSON key) the official ALTCHA widget posts its payload in.
+ALTCHA_FIELD = "altcha"
 
 Types = Optional[Tuple[str, ...]]
 Found = Union[Optional[str], Tuple[str, Any]]
@@ -47,14 +49,18 @@ def verify(
     *,
     min_score: Optional[float] = None,
     types: Union[str, Iterable[str], None] = None,
+    min_work: Optional[float] = None,
 ) -> VerificationResult:
-    """Check ``token`` for the current app; tokens pass once. ``action``, ``min_score`` and
-    ``types`` narrow CAPTCHA_ACTION, CAPTCHA_MIN_SCORE and CAPTCHA_CHALLENGE_TYPES for this check.
-    """
+    """Check ``token`` (or the official ALTCHA widget's ``altcha`` payload) for the current app;
+    tokens pass once. ``action``, ``min_score``, ``types`` and ``min_work`` narrow
+    CAPTCHA_ACTION, CAPTCHA_MIN_SCORE, CAPTCHA_CHALLENGE_TYPES and CAPTCHA_MIN_WORK for this
+    check."""
     state = get_state()
     result = _bypass(state, token)
     if result is None:
-        result = state.provider.verify(token, remote_ip, action, min_score, challenge_types(types))
+        result = state.provider.verify(
+            token, remote_ip, action, min_score, challenge_types(types), min_work
+        )
     return _announce(result)
 
 
@@ -65,6 +71,7 @@ async def verify_async(
     *,
     min_score: Optional[float] = None,
     types: Union[str, Iterable[str], None] = None,
+    min_work: Optional[float] = None,
 ) -> VerificationResult:
     """``verify`` for ``async def`` views: third-party providers are asked through httpx (extra
     ``[async]``), so the event loop is not blocked while the provider answers."""
@@ -72,7 +79,7 @@ async def verify_async(
     result = _bypass(state, token)
     if result is None:
         result = await state.provider.verify_async(
-            token, remote_ip, action, min_score, challenge_types(types)
+            token, remote_ip, action, min_score, challenge_types(types), min_work
         )
     return _announce(result)
 
@@ -82,13 +89,17 @@ def verify_answer(
     answer: Any,
     remote_ip: Optional[str] = None,
     types: Union[str, Iterable[str], None] = None,
+    min_work: Optional[float] = None,
 ) -> VerificationResult:
-    """Check a no-JavaScript answer (``captcha-id`` and ``captcha-answer`` form fields), under the
-    validate endpoint's rate limits for ``remote_ip``."""
+    """Check a no-JavaScript answer (``captcha-id`` and ``captcha-answer`` form fields), or with
+    ``captcha_id`` None an ``altcha`` payload, under the validate endpoint's rate limits for
+    ``remote_ip``."""
     state = get_state()
     result = _bypass(state, None)
     if result is None:
-        result = state.provider.verify_answer(captcha_id, answer, remote_ip, challenge_types(types))
+        result = state.provider.verify_answer(
+            captcha_id, answer, remote_ip, challenge_types(types), min_work
+        )
     return _announce(result)
 
 
@@ -96,6 +107,7 @@ def verify_request(
     action: Optional[str] = None,
     min_score: Optional[float] = None,
     types: Types = None,
+    min_work: Optional[float] = None,
 ) -> VerificationResult:
     """Find the CAPTCHA in the current request and verify it.
 
@@ -104,14 +116,21 @@ def verify_request(
     requirements) checks once. A check with other requirements is made anew (and fails as spent).
     """
     cache = _checked()
-    key = (action, min_score, types)
+    key = (action, min_score, types, min_work)
     if key not in cache:
         found = find_captcha(get_state())
         if isinstance(found, tuple):
-            cache[key] = verify_answer(*found, remote_ip=request.remote_addr, types=types)
+            cache[key] = verify_answer(
+                *found, remote_ip=request.remote_addr, types=types, min_work=min_work
+            )
         else:
             cache[key] = verify(
-                found, request.remote_addr, action, min_score=min_score, types=types
+                found,
+                request.remote_addr,
+                action,
+                min_score=min_score,
+                types=types,
+                min_work=min_work,
             )
     return cache[key]
 
@@ -120,17 +139,25 @@ async def verify_request_async(
     action: Optional[str] = None,
     min_score: Optional[float] = None,
     types: Types = None,
+    min_work: Optional[float] = None,
 ) -> VerificationResult:
     """``verify_request`` for ``async def`` views (kept for the request the same way)."""
     cache = _checked()
-    key = (action, min_score, types)
+    key = (action, min_score, types, min_work)
     if key not in cache:
         found = find_captcha(get_state())
         if isinstance(found, tuple):
-            cache[key] = verify_answer(*found, remote_ip=request.remote_addr, types=types)
+            cache[key] = verify_answer(
+                *found, remote_ip=request.remote_addr, types=types, min_work=min_work
+            )
         else:
             cache[key] = await verify_async(
-                found, request.remote_addr, action, min_score=min_score, types=types
+                found,
+                request.remote_addr,
+                action,
+                min_score=min_score,
+                types=types,
+                min_work=min_work,
             )
     return cache[key]
 
@@ -143,7 +170,9 @@ def _checked() -> Dict[Any, VerificationResult]:
 
 
 def find_captcha(state: CaptchaState) -> Found:
-    """The request's token (None if it has none), or its no-JavaScript ``(id, answer)`` pair."""
+    """The request's token (None if it has none), or an answer to check directly: the
+    no-JavaScript ``(id, answer)`` pair, or ``(None, payload)`` for the official ALTCHA
+    widget's ``altcha`` field."""
     body: Any = None
     if request.is_json:
         try:
@@ -159,6 +188,9 @@ def find_captcha(state: CaptchaState) -> Found:
     if header:
         return header
     if state.provider.accepts_answers:
+        payload = request.form.get(ALTCHA_FIELD) or body.get(ALTCHA_FIELD)
+        if payload:
+            return None, payload
         captcha_id = request.form.get(NOSCRIPT_ID) or body.get(NOSCRIPT_ID)
         if captcha_id:
             return captcha_id, request.form.get(NOSCRIPT_ANSWER) or body.get(NOSCRIPT_ANSWER)

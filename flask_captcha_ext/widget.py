@@ -39,6 +39,8 @@ class WidgetOptions:
     attrs: Dict[str, str] = field(default_factory=dict)
     #: Self-hosted widget: the challenge types to offer (narrowing what the server accepts).
     types: Optional[Tuple[str, ...]] = None
+    #: Self-hosted widget: the least work its challenges carry (a view's ``min_work``).
+    min_work: Optional[float] = None
 
 
 def parse_options(
@@ -49,6 +51,7 @@ def parse_options(
     action: Optional[str] = None,
     size: Optional[str] = None,
     types: Union[str, Iterable[str], None] = None,
+    min_work: Optional[float] = None,
     **attrs: Any,
 ) -> WidgetOptions:
     """Check the macro's arguments; ``nonce`` may be a string or a callable returning one.
@@ -76,8 +79,20 @@ def parse_options(
         for name, value in attrs.items()
         if value is not None and value is not False
     }
+    if min_work is not None and (
+        isinstance(min_work, bool) or not isinstance(min_work, (int, float)) or min_work <= 0
+    ):
+        raise ValueError("captcha_widget(min_work=...) must be a number above 0")
     return WidgetOptions(
-        nonce, theme, language, challenge_type, action, size, html_attrs, challenge_types(types)
+        nonce,
+        theme,
+        language,
+        challenge_type,
+        action,
+        size,
+        html_attrs,
+        challenge_types(types),
+        None if min_work is None else float(min_work),
     )
 
 
@@ -115,6 +130,7 @@ def selfhosted_context(
         "challenge_type": kind,
         "types": allowed,
         "action": options.action or state.settings.action,
+        "min_work": options.min_work or state.settings.min_work,
         "token_ttl": state.settings.token_ttl,
         "noscript": noscript_challenge(state, allowed, kind) if source.noscript else {},
         "include_assets": _first_widget_of_request(),

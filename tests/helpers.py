@@ -17,7 +17,8 @@ def own_site_key(app: Flask) -> str:
 def generate(
     app: Flask, kind: str = "pow", site_key: str | None = None
 ) -> Tuple[Dict[str, Any], str]:
-    """Generate a challenge over HTTP; return the reply and the answer (learnt server-side)."""
+    """Generate a challenge over HTTP; return the reply and the answer (learnt server-side).
+    The proof of an image or math challenge's PoW part goes into the reply as ``"_proof"``."""
     with record_answers(app) as answers:
         response = app.test_client().post(
             _prefix(app) + "/generate",
@@ -25,7 +26,24 @@ def generate(
         )
     assert response.status_code == 200, response.get_json()
     data = response.get_json()
+    if data["captcha_id"] in answers.proofs:
+        data["_proof"] = answers.proofs[data["captcha_id"]]
     return data, answers[data["captcha_id"]]
+
+
+def validate_body(
+    app: Flask, data: Dict[str, Any], answer: Any, site_key: str | None = None
+) -> Dict[str, Any]:
+    """The validate request body answering the generated challenge ``data`` with ``answer``
+    (with the proof of its PoW part, when it has one)."""
+    body: Dict[str, Any] = {
+        "site_key": site_key or own_site_key(app),
+        "captcha_id": data["captcha_id"],
+        "user_input": answer,
+    }
+    if "_proof" in data:
+        body["proof"] = data["_proof"]
+    return body
 
 
 def solve(
@@ -34,11 +52,7 @@ def solve(
     """A fresh success token for the app's own site key, solved on a page of ``origin`` (its
     ``hst`` claim) for ``action`` (its ``act`` claim) when given."""
     data, answer = generate(app, kind)
-    body: Dict[str, Any] = {
-        "site_key": own_site_key(app),
-        "captcha_id": data["captcha_id"],
-        "user_input": answer,
-    }
+    body = validate_body(app, data, answer)
     if action is not None:
         body["action"] = action
     response = app.test_client().post(

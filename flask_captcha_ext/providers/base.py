@@ -104,6 +104,7 @@ class Provider:
         action: Optional[str] = None,
         min_score: Optional[float] = None,
         types: Types = None,
+        min_work: Optional[float] = None,
     ) -> VerificationResult:
         """Check ``token`` and apply the policy (``action``, ``min_score`` and ``types`` narrow
         the app's settings for this call); never raises."""
@@ -116,12 +117,18 @@ class Provider:
         action: Optional[str] = None,
         min_score: Optional[float] = None,
         types: Types = None,
+        min_work: Optional[float] = None,
     ) -> VerificationResult:
         """``verify`` for ``async def`` views (providers that ask nobody over HTTP just check)."""
-        return self.verify(token, remote_ip, action, min_score, types)
+        return self.verify(token, remote_ip, action, min_score, types, min_work)
 
     def verify_answer(
-        self, captcha_id: Any, answer: Any, remote_ip: Optional[str], types: Types = None
+        self,
+        captcha_id: Any,
+        answer: Any,
+        remote_ip: Optional[str],
+        types: Types = None,
+        min_work: Optional[float] = None,
     ) -> VerificationResult:
         """Check a no-JavaScript answer (only where ``accepts_answers``)."""
         return VerificationResult.failure(self.name, (TokenMissing.code,))
@@ -201,6 +208,7 @@ class BaseProvider(Provider):
         action: Optional[str] = None,
         min_score: Optional[float] = None,
         types: Types = None,
+        min_work: Optional[float] = None,
     ) -> VerificationResult:
         """Verify ``token`` with the provider and apply the result policy; never raises."""
         try:
@@ -208,7 +216,7 @@ class BaseProvider(Provider):
             result = self.interpret(self.http.send(call), call)
             if self.settles and result.success:
                 result = self.settle(result, call)
-            return self._policy(result, action, min_score, types)
+            return self._policy(result, action, min_score, types, min_work)
         except CaptchaError as exc:
             return self.error(exc)
         except Exception:  # a bug must cost a failed check, never a 500 or a pass
@@ -221,6 +229,7 @@ class BaseProvider(Provider):
         action: Optional[str] = None,
         min_score: Optional[float] = None,
         types: Types = None,
+        min_work: Optional[float] = None,
     ) -> VerificationResult:
         """``verify`` over httpx, for ``async def`` views; same results, same failures."""
         if self.aio is None:
@@ -232,7 +241,7 @@ class BaseProvider(Provider):
                 result = await asyncio.get_running_loop().run_in_executor(
                     None, self.settle, result, call
                 )
-            return self._policy(result, action, min_score, types)
+            return self._policy(result, action, min_score, types, min_work)
         except CaptchaError as exc:
             return self.error(exc)
         except ImportError:
@@ -260,8 +269,11 @@ class BaseProvider(Provider):
         action: Optional[str],
         min_score: Optional[float],
         types: Types = None,
+        min_work: Optional[float] = None,
     ) -> VerificationResult:
-        checked = self.policy.check(result, action=action, min_score=min_score, types=types)
+        checked = self.policy.check(
+            result, action=action, min_score=min_score, types=types, min_work=min_work
+        )
         if result.success and not checked.success:
             log.info("%s: token rejected by policy: %s", self.name, ", ".join(checked.error_codes))
         return checked

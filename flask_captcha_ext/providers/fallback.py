@@ -47,9 +47,10 @@ class FallbackProvider(Provider):
         action: Optional[str] = None,
         min_score: Optional[float] = None,
         types: Types = None,
+        min_work: Optional[float] = None,
     ) -> VerificationResult:
         provider = self._route(token)
-        result = provider.verify(token, remote_ip, action, min_score, types)
+        result = provider.verify(token, remote_ip, action, min_score, types, min_work)
         return _flag(provider is self.local, result)
 
     async def verify_async(
@@ -59,9 +60,10 @@ class FallbackProvider(Provider):
         action: Optional[str] = None,
         min_score: Optional[float] = None,
         types: Types = None,
+        min_work: Optional[float] = None,
     ) -> VerificationResult:
         provider = self._route(token)
-        result = await provider.verify_async(token, remote_ip, action, min_score, types)
+        result = await provider.verify_async(token, remote_ip, action, min_score, types, min_work)
         return _flag(provider is self.local, result)
 
     def widget_context(self, options: WidgetOptions) -> Dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..result import VerificationResult
+from ..selfhosted.pow import challenge_id_of
 from .base import SELFHOSTED_FIELD, Provider, Types, WidgetSource
 from .policy import Policy
 
@@ -32,6 +33,7 @@ def local_policy(settings: Settings, types: tuple) -> Policy:
         max_age=settings.max_age,
         action_required=True,
         types=types,
+        min_work=settings.min_work,
     )
 
 
@@ -58,15 +60,30 @@ class LocalProvider(Provider):
         action: Optional[str] = None,
         min_score: Optional[float] = None,
         types: Types = None,
+        min_work: Optional[float] = None,
     ) -> VerificationResult:
+        if challenge_id_of(token) is not None:  # the official ALTCHA widget's payload
+            return self.verify_answer(None, token, remote_ip, types, min_work)
         result = self.service.tokens.verify(token, self.service.site_keys.own.id)
-        return self.policy.check(result, action=action, min_score=min_score, types=types)
+        return self.policy.check(
+            result, action=action, min_score=min_score, types=types, min_work=min_work
+        )
 
     def verify_answer(
-        self, captcha_id: Any, answer: Any, remote_ip: Optional[str], types: Types = None
+        self,
+        captcha_id: Any,
+        answer: Any,
+        remote_ip: Optional[str],
+        types: Types = None,
+        min_work: Optional[float] = None,
     ) -> VerificationResult:
-        """A server-rendered challenge's answer: its type must be allowed; no hostname or action
-        travels with a plain form post, so only the type is checked."""
-        result = self.service.check_answer(captcha_id, answer, remote_ip or "unknown")
-        type_policy = Policy(types=self.policy.types)
-        return type_policy.check(result, types=types)
+        """A form-posted answer: a server-rendered challenge's, or the official ALTCHA widget's
+        ``altcha`` payload (``captcha_id`` None). Its type and work must be allowed; no hostname
+        or action travels with a plain form post, so nothing else is checked."""
+        ip = remote_ip or "unknown"
+        if captcha_id is None:
+            result = self.service.check_altcha(answer, ip)
+        else:
+            result = self.service.check_answer(captcha_id, answer, ip)
+        answer_policy = Policy(types=self.policy.types, min_work=self.policy.min_work)
+        return answer_policy.check(result, types=types, min_work=min_work)

@@ -24,6 +24,7 @@ HOSTNAME_MISMATCH = "hostname-mismatch"
 CHALLENGE_TOO_OLD = "challenge-too-old"
 CHALLENGE_TS_INVALID = "challenge-ts-invalid"
 TYPE_NOT_ALLOWED = "challenge-type-not-allowed"
+WORK_TOO_LOW = "work-too-low"
 #: How far in the future a challenge timestamp may lie (clock skew) before it is refused.
 CLOCK_SKEW = timedelta(seconds=300)
 
@@ -58,6 +59,7 @@ class Policy:
     action_required: bool = False
     reports_action: bool = True
     types: Optional[Tuple[str, ...]] = None
+    min_work: Optional[float] = None
 
     @classmethod
     def from_settings(cls, settings: Any, **rules: Any) -> Policy:
@@ -76,11 +78,13 @@ class Policy:
         min_score: Optional[float] = None,
         now: Optional[datetime] = None,
         types: Optional[Tuple[str, ...]] = None,
+        min_work: Optional[float] = None,
     ) -> VerificationResult:
         """``result`` unchanged when every check passes, else failed with one code per check."""
         if not result.success:
             return result
         codes: List[str] = self._types(result.challenge_type, types)
+        codes += self._work(result.work, min_work)
         if not result.fail_open:  # a failover pass has no meaningful score
             codes += self._score(result.score, min_score)
         codes += self._action(result.action, action)
@@ -95,6 +99,13 @@ class Policy:
             return []
         allowed = self.types if wanted is None else [t for t in wanted if t in self.types]
         return [] if got in allowed else [TYPE_NOT_ALLOWED]
+
+    def _work(self, work: Optional[float], wanted: Optional[float]) -> List[str]:
+        """A self-hosted token must show the work the call or the policy asks (the higher)."""
+        if self.types is None:
+            return []
+        needed = max(wanted or 0.0, self.min_work or 0.0)
+        return [WORK_TOO_LOW] if needed and (work or 0.0) < needed else []
 
     def _score(self, score: Optional[float], min_score: Optional[float]) -> List[str]:
         threshold = next(

@@ -53,6 +53,7 @@ class RemoteProvider(SiteverifyProvider):
         self.policy = replace(
             self.policy,
             types=settings.challenge_types,
+            min_work=settings.min_work,
             reports_action=True,
             action_required=True,
         )
@@ -60,8 +61,15 @@ class RemoteProvider(SiteverifyProvider):
 
     def interpret(self, reply: Reply, call: Call) -> VerificationResult:
         result = super().interpret(reply, call)
-        kind = (reply.data or {}).get("challenge_type")
-        return replace(result, challenge_type=kind if isinstance(kind, str) else None)
+        data = reply.data or {}
+        kind, work = data.get("challenge_type"), data.get("work")
+        if isinstance(work, bool) or not isinstance(work, (int, float)):
+            work = None
+        return replace(
+            result,
+            challenge_type=kind if isinstance(kind, str) else None,
+            work=None if work is None else float(work),
+        )
 
     def widget_context(self, options: Any, fallback: bool = False) -> Dict[str, Any]:
         return {}  # widget.py renders the self-hosted widget from widget_source
@@ -75,5 +83,5 @@ class RemoteProvider(SiteverifyProvider):
             "validate_url": base + "/validate",
             "script_url": base + "/static/widget.js",
             "style_url": base + "/static/widget.css",
-            "worker_url": base + "/static/pow-worker.js",
+            "workers_url": base + "/static/altcha/",
         }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 import secrets
 import time
@@ -21,6 +22,8 @@ from ..result import VerificationResult
 from ..settings import Settings
 from ..stores import Store, StoreUnavailable
 from .challenges import ChallengeKind
+from .pow import ProofOfWork, challenge_id_of
+from .pressure import Pressure
 from .ratelimit import RateLimiter
 from .sitekeys import SiteKey, SiteKeyRegistry
 from .tokens import MISSING, PROVIDER, RATE_LIMITED, STORE_DOWN, TokenService
@@ -30,6 +33,10 @@ MAX_ID_LENGTH = 64
 MAX_INPUT_LENGTH = 4096
 #: What a widget may name as its action (the token's ``act`` claim).
 ACTION = re.compile(r"[A-Za-z0-9_./-]{1,64}")
+#: The least time between showing a no-JavaScript challenge and accepting its answer, and the
+#: most that pressure can stretch it to (a person needs a few seconds to read and type anyway).
+NOSCRIPT_WAIT, NOSCRIPT_WAIT_MAX = 3.0, 120.0
+TOO_SOON = "answered-too-soon"
 
 
 def is_text(value: Any) -> bool:
@@ -64,35 +71,55 @@ class CaptchaService:
         site_keys: SiteKeyRegistry,
         tokens: TokenService,
         limiter: RateLimiter,
+        pow: ProofOfWork,
     ) -> None:
         self.settings = settings
         self.store = store
         self.kinds = kinds
+        self.pow = pow
+        self.pressure = Pressure(store, settings.pow_levels)
         self.site_keys = site_keys
         self.tokens = tokens
         self.limiter = limiter
-        # Set only by flask_captcha_ext.testing, and only for apps in testing mode.
-        self.answer_observer: Optional[Callable[[str, str], None]] = None
+        # Set only by flask_captcha_ext.testing, and only for apps in testing mode: gets each new
+        # challenge's id, its answer (for pow: the proof) and the proof of its PoW part.
+        self.answer_observer: Optional[Callable[[str, str, str], None]] = None
 
     # -- the API ---------------------------------------------------------------------------
 
     def generate(
-        self, site_key: Any, kind_name: Any, client_ip: str, origin: Optional[str] = None
+        self,
+        site_key: Any,
+        kind_name: Any,
+        client_ip: str,
+        origin: Optional[str] = None,
+        min_work: Any = None,
     ) -> Dict[str, Any]:
         """A new challenge of ``kind_name`` for ``site_key``; the answer stays in the store.
 
         ``origin`` is the calling page's origin (see ``request_origin``), None for non-browsers.
+        Its work is what the pressure on the client's network and on the key asks, or
+        ``min_work`` when the page needs more (a view's ``min_work``); never less.
         """
         key = self._site_key(site_key)
         self._check_origin(key, origin)
-        allowed_kinds = [k for k in self.types_of(key) if k in self.kinds]
+        allowed_kinds = [k for k in self.types_of(key) if k == "pow" or k in self.kinds]
         if not isinstance(kind_name, str) or kind_name not in allowed_kinds:
             allowed = ", ".join(allowed_kinds)
             raise ApiError(400, f"'type' must be one of: {allowed}")
+        top = self.settings.pow_levels[-1][2]
+        if min_work is not None and (
+            isinstance(min_work, bool)
+            or not isinstance(min_work, (int, float))
+            or not 0 < min_work <= top
+        ):
+            raise ApiError(400, f"'min_work' must be a number above 0 and at most {top:g}")
+        network = network_of(client_ip)
         self._limit(self.quota(key, "generate"), "generate", "key", key.id)
-        self._limit(self.settings.rate_limit_ip_generate, "generate", "ip", network_of(client_ip))
+        self._limit(self.settings.rate_limit_ip_generate, "generate", "ip", network)
         self._check_ceiling(key)
-        return self.new_challenge(key, kind_name)
+        work = max(self.pressure.ask(network, key.id), float(min_work or 0))
+        return self.new_challenge(key, kind_name, work)
 
     def _check_ceiling(self, key: SiteKey) -> None:
         """Bound the live challenges of ``key`` (so the store stays bounded whoever asks):
@@ -135,28 +162,54 @@ class CaptchaService:
         one, and page views of visitors who run the JavaScript widget must not use up its
         generate budget (nor the site key's).
         """
+        network = network_of(client_ip)
+        own = self.site_keys.own
         try:
-            self._limit(
-                self.settings.rate_limit_ip_generate, "page", "ip", network_of(client_ip)
-            )
-            self._check_ceiling(self.site_keys.own)
+            self._limit(self.settings.rate_limit_ip_generate, "page", "ip", network)
+            self._check_ceiling(own)
         except ApiError:
             return None
-        return self.new_challenge(self.site_keys.own, kind_name)
+        work = self.pressure.ask(network, own.id)
+        return self.new_challenge(own, kind_name, work, page=True)
 
-    def new_challenge(self, key: SiteKey, kind_name: str) -> Dict[str, Any]:
-        """Create and store a challenge without rate limiting (for server-rendered fallbacks)."""
+    def new_challenge(
+        self, key: SiteKey, kind_name: str, work: float = 1.0, page: bool = False
+    ) -> Dict[str, Any]:
+        """Create and store a challenge of ``work`` base units, without rate limiting.
+
+        Every challenge carries proof of work (``pow`` is nothing else; image and math carry a
+        PoW part the widget solves while the visitor reads), except a ``page`` challenge: a
+        server-rendered form cannot compute, so its visitor pays in time instead, and its answer
+        is refused until ``not_before`` (longer under pressure).
+        """
         challenge_id = secrets.token_urlsafe(18)
-        public, state, answer = self.kinds[kind_name].create(challenge_id)
+        now = time.time()
+        record: Dict[str, Any] = {"k": kind_name, "s": key.id, "t": now, "w": work}
+        public: Dict[str, Any] = {}
+        answer = proof = ""
+        if kind_name != "pow":
+            public, record["st"], answer = self.kinds[kind_name].create(challenge_id)
+        if page:
+            paid = self.settings.pow_target_ms * work / 1000
+            wait = min(NOSCRIPT_WAIT_MAX, max(NOSCRIPT_WAIT, paid))
+            record["nb"] = now + wait
+            public["wait"] = wait
+        else:
+            issued = self.pow.issue(challenge_id, work, self.answer_observer is not None)
+            record["pw"] = issued.state
+            if kind_name == "pow":
+                public["challenge"], answer = issued.public, issued.answer
+            else:
+                public["pow"], proof = issued.public, issued.answer
         if self.answer_observer is not None:
-            self.answer_observer(challenge_id, answer)
-        record = {"k": kind_name, "s": key.id, "st": state, "t": time.time()}
+            self.answer_observer(challenge_id, answer, proof)
         ttl = self.settings.challenge_ttl
         self.store.put(CHALLENGE_PREFIX + challenge_id, json.dumps(record), ttl)
         return {
             "captcha_id": challenge_id,
             "type": kind_name,
             **public,
+            "work": work,
             "expires_in": self.settings.challenge_ttl,
         }
 
@@ -168,11 +221,14 @@ class CaptchaService:
         client_ip: str,
         origin: Optional[str] = None,
         action: Any = None,
+        proof: Any = None,
     ) -> Dict[str, Any]:
         """Spend the challenge and answer ``{"valid": True, "token"}`` or ``{"valid": False}``.
 
-        The token names the host of ``origin`` (its ``hst`` claim, siteverify's ``hostname``)
-        and the ``action`` the widget was given (``act``), which the verifying view may expect.
+        ``user_input`` is the typed answer (image, math) or, for pow, the ALTCHA payload;
+        ``proof`` is the payload of an image or math challenge's PoW part. The token names the
+        host of ``origin`` (its ``hst`` claim, siteverify's ``hostname``), the ``action`` the
+        widget was given (``act``) and the work the challenge demanded (``wrk``).
         """
         key = self._site_key(site_key)
         self._check_origin(key, origin)
@@ -186,76 +242,114 @@ class CaptchaService:
             raise ApiError(400, "'user_input' must be valid Unicode")
         if len(str(user_input)) > MAX_INPUT_LENGTH:
             raise ApiError(400, f"'user_input' is longer than {MAX_INPUT_LENGTH} characters")
-        solved, kind_name = self._spend_within_limits(key, captcha_id, user_input, client_ip)
-        if not solved:
+        if proof is not None and not (is_text(proof) and len(proof) <= MAX_INPUT_LENGTH):
+            raise ApiError(400, f"'proof' must be text of at most {MAX_INPUT_LENGTH} characters")
+        solved = self._spend_within_limits(key, captcha_id, user_input, proof, client_ip)
+        if solved is None:
             return {"valid": False}
+        kind_name, work = solved
         token = self.tokens.issue(
-            key.id, kind_name, hostname=origin_hostname(origin), action=action
+            key.id, kind_name, hostname=origin_hostname(origin), action=action, work=work
         )
         return {"valid": True, "token": token}
 
     def _spend_within_limits(
-        self, key: SiteKey, captcha_id: str, user_input: Any, client_ip: str
-    ) -> Tuple[bool, str]:
-        """``solve`` under the validate limits of ``key`` and ``client_ip`` (429 when over).
+        self, key: SiteKey, captcha_id: str, user_input: Any, proof: Any, client_ip: str
+    ) -> Optional[Tuple[str, float]]:
+        """``_judge`` under the validate limits of ``key`` and ``client_ip`` (429 when over):
+        the challenge's kind and work when solved, else None (a failure adds pressure).
 
         One store call counts both limits and spends the challenge (one Redis round trip, one
         SQLite commit); a refused request leaves the challenge for a later attempt. The key's
         quota counts only attempts at a live challenge: made-up ids spend the network's budget,
         never the site's.
         """
+        network = network_of(client_ip)
         text, exceeded = self.limiter.hit_and_take(
             CHALLENGE_PREFIX + captcha_id,
             [
                 (self.quota(key, "validate"), ("validate", "key", key.id), True),
-                (
-                    self.settings.rate_limit_ip_validate,
-                    ("validate", "ip", network_of(client_ip)),
-                    False,
-                ),
+                (self.settings.rate_limit_ip_validate, ("validate", "ip", network), False),
             ],
         )
         if exceeded is not None:
             group, retry_after = exceeded
             raise _rate_limited(("key", "ip")[group], retry_after)
-        return self._judge(key, captcha_id, text, user_input)
+        solved = self._judge(key, text, captcha_id, user_input, proof)
+        if solved is None:
+            self.pressure.fail(network, key.id)
+        return solved
 
     def _judge(
-        self, key: SiteKey, captcha_id: str, text: Optional[str], user_input: Any
-    ) -> Tuple[bool, str]:
-        """Whether ``user_input`` solves the taken challenge record ``text``; its kind."""
+        self, key: SiteKey, text: Optional[str], captcha_id: str, user_input: Any, proof: Any
+    ) -> Optional[Tuple[str, float]]:
+        """The kind and work of the taken challenge record ``text`` if the answer solves it: the
+        typed answer (image, math) and the proof of work it carries, each checked."""
         if text is None:
             raise ApiError(400, "invalid, expired or already used captcha")
         record = json.loads(text)
         if not secrets.compare_digest(record["s"], key.id):
             raise ApiError(400, "invalid, expired or already used captcha")
         kind_name = record["k"]
-        return self.kinds[kind_name].check(captcha_id, record["st"], user_input), kind_name
+        if kind_name == "pow":
+            proof, answered = user_input, True
+        else:
+            answered = self.kinds[kind_name].check(captcha_id, record["st"], user_input)
+        worked = self.pow.check(record["pw"], proof) if "pw" in record else True
+        early = time.time() < record.get("nb", 0)
+        return (kind_name, record["w"]) if answered and worked and not early else None
 
     def check_answer(self, captcha_id: Any, answer: Any, client_ip: str) -> VerificationResult:
-        """Check a server-rendered (no-JavaScript) challenge of the app's own key, spending it.
+        """Check an answer posted with a form, spending its challenge of the app's own key: a
+        server-rendered (no-JavaScript) challenge, or the official ALTCHA widget's ``altcha``
+        payload (``captcha_id`` from ``challenge_id_of``).
 
         The validate endpoint's limits apply (the app's own key, ``client_ip``), so a form post
-        gets no more guesses than the JSON API gives.
+        gets no more guesses than the JSON API gives. A no-JavaScript answer sent before its
+        challenge's wait is over is refused without spending the challenge
+        (``answered-too-soon``, ``raw["retry_after"]``): the visitor sends the form again.
         """
         if not is_text(captcha_id) or not 0 < len(captcha_id) <= MAX_ID_LENGTH:
             return VerificationResult.failure(PROVIDER, [MISSING])
         if not is_text(answer) or len(answer) > MAX_INPUT_LENGTH:
             return VerificationResult.failure(PROVIDER, ["invalid-input-response"])
+        own = self.site_keys.own
         try:
-            solved, kind_name = self._spend_within_limits(
-                self.site_keys.own, captcha_id, answer, client_ip
-            )
+            wait = self._wait_left(captcha_id)
+            if wait > 0:
+                return VerificationResult.failure(
+                    PROVIDER, [TOO_SOON], {"retry_after": math.ceil(wait)}
+                )
+            solved = self._spend_within_limits(own, captcha_id, answer, None, client_ip)
         except ApiError as exc:
             code = RATE_LIMITED if exc.status == 429 else "challenge-invalid-or-used"
             return VerificationResult.failure(PROVIDER, [code])
         except StoreUnavailable:
             return VerificationResult.failure(PROVIDER, [STORE_DOWN])
-        if not solved:
+        if solved is None:
             return VerificationResult.failure(PROVIDER, ["wrong-answer"])
+        kind_name, work = solved
         return VerificationResult(
-            success=True, provider=PROVIDER, raw={"type": kind_name}, challenge_type=kind_name
+            success=True,
+            provider=PROVIDER,
+            raw={"type": kind_name, "work": work},
+            challenge_type=kind_name,
+            work=work,
         )
+
+    def _wait_left(self, captcha_id: str) -> float:
+        """Seconds until a no-JavaScript challenge may be answered (0 for other challenges)."""
+        text = self.store.get(CHALLENGE_PREFIX + captcha_id)
+        if text is None:
+            return 0.0
+        return max(0.0, json.loads(text).get("nb", 0) - time.time())
+
+    def check_altcha(self, payload: Any, client_ip: str) -> VerificationResult:
+        """The official ALTCHA widget's ``altcha`` form field: the payload names its challenge."""
+        captcha_id = challenge_id_of(payload)
+        if captcha_id is None:
+            return VerificationResult.failure(PROVIDER, ["invalid-input-response"])
+        return self.check_answer(captcha_id, payload, client_ip)
 
     # -- helpers ---------------------------------------------------------------------------
 

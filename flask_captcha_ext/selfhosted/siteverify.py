@@ -36,7 +36,7 @@ _CODES = {
 
 def reply(errors: List[str], result: Optional[VerificationResult] = None) -> Dict[str, Any]:
     """The siteverify reply; ``success`` exactly when there are no errors. Beside reCAPTCHA's
-    fields it names the ``challenge_type`` (and ``action``) so that a consumer can apply the
+    fields it names the ``challenge_type``, ``action`` and ``work`` so that a consumer can apply the
     same policy as a local check."""
     return {
         "success": not errors,
@@ -44,6 +44,7 @@ def reply(errors: List[str], result: Optional[VerificationResult] = None) -> Dic
         "hostname": result.hostname if result else None,
         "challenge_type": result.challenge_type if result else None,
         "action": result.action if result else None,
+        "work": result.work if result else None,
         "error-codes": errors,
     }
 

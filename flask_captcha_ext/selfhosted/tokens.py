@@ -94,6 +94,7 @@ class TokenService:
         challenge_type: str,
         hostname: Optional[str] = None,
         action: Optional[str] = None,
+        work: float = 1.0,
     ) -> str:
         """A token for ``site_id``, valid ``ttl`` seconds, once, in this deployment only."""
         now = int(time.time())
@@ -105,6 +106,7 @@ class TokenService:
             "iat": now,
             "exp": now + self.ttl,
             "typ": challenge_type,
+            "wrk": work,
         }
         if hostname:
             claims["hst"] = hostname
@@ -134,7 +136,7 @@ class TokenService:
                 algorithms=["HS256"],
                 issuer=ISSUER,
                 audience=audience,
-                options={"require": ["iss", "aud", "sub", "jti", "iat", "exp", "typ"]},
+                options={"require": ["iss", "aud", "sub", "jti", "iat", "exp", "typ", "wrk"]},
             )
         except jwt.ExpiredSignatureError:
             return VerificationResult.failure(PROVIDER, [EXPIRED])
@@ -144,6 +146,9 @@ class TokenService:
         except jwt.InvalidTokenError:
             return VerificationResult.failure(PROVIDER, [INVALID])
         if not all(isinstance(claims.get(name), str) for name in ("jti", "sub", "typ")):
+            return VerificationResult.failure(PROVIDER, [INVALID])
+        work = claims["wrk"]
+        if isinstance(work, bool) or not isinstance(work, (int, float)):
             return VerificationResult.failure(PROVIDER, [INVALID])
         if site_id is not None and not secrets.compare_digest(claims["sub"], site_id):
             return VerificationResult.failure(PROVIDER, [WRONG_SITE], claims)
@@ -163,4 +168,5 @@ class TokenService:
             challenge_ts=issued.isoformat().replace("+00:00", "Z"),
             raw=claims,
             challenge_type=claims["typ"],
+            work=float(work),
         )

@@ -1,0 +1,70 @@
+"""Pressure: how hard a client network and a site key are pushing, and what work that costs.
+
+Every challenge asked for and every failed answer adds one to the pressure of the client's network
+and of the site key. Pressure is the count of the last ``WINDOW`` seconds, kept as two fixed
+windows half a window apart (so it decays in steps over minutes, never all at once) in the store
+that every worker and host shares: one ``take_counted`` call, one round trip, counts them all.
+CAPTCHA_POW_LEVELS turns pressure into a work multiplier: a network that asks once in a while stays
+at the base level, one that keeps asking pays more with every few challenges (as mCaptcha raises
+difficulty with traffic, and Anubis picks it per request).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import List, Optional, Sequence, Tuple
+
+from ..stores import Store
+from ..stores.base import Counter
+
+#: Seconds of history a pressure counts.
+WINDOW = 600
+PREFIX = "pr:"
+# take_counted needs a key to take; this one never exists, so nothing is taken.
+_NOTHING = "pr:none"
+_NO_LIMIT = 2**31
+
+#: (network pressure, site-key pressure, work multiplier): the first row whose network or site
+#: threshold is reached, counting from the top, gives the level.
+Level = Tuple[int, int, float]
+
+
+class Pressure:
+    """Counts asks and failures per network and per site key; picks the work for the next ask."""
+
+    def __init__(self, store: Store, levels: Sequence[Level]) -> None:
+        self.store = store
+        self.levels = tuple(levels)
+
+    def ask(self, network: str, site_key_id: str) -> float:
+        """Count one challenge asked for; the work multiplier it gets (pressure before it)."""
+        net, key = self._add(network, site_key_id)
+        return self.multiplier(net - 1, key - 1)
+
+    def fail(self, network: str, site_key_id: str) -> None:
+        """Count a failed answer: guessing costs pressure like asking does."""
+        self._add(network, site_key_id)
+
+    def multiplier(self, network_pressure: int, site_pressure: int) -> float:
+        """The work multiplier of the highest level either pressure reaches."""
+        chosen = self.levels[0][2]
+        for net_at, site_at, work in self.levels:
+            if network_pressure >= net_at or site_pressure >= site_at:
+                chosen = work
+        return chosen
+
+    def _add(self, network: str, site_key_id: str) -> Tuple[int, int]:
+        """Add one to both windows of both scopes; each scope's pressure after the add."""
+        counters: List[Counter] = []
+        for scope in (f"net:{network}", f"key:{site_key_id}"):
+            counters += [(f"{PREFIX}{scope}:{name}", WINDOW, _NO_LIMIT) for name in windows()]
+        _, counts = self.store.take_counted(_NOTHING, counters)
+        (net_a, _), (net_b, _), (key_a, _), (key_b, _) = counts
+        return max(net_a, net_b), max(key_a, key_b)
+
+
+def windows(now: Optional[float] = None) -> Tuple[str, str]:
+    """The names of the two windows that hold ``now``: one aligned to WINDOW, one offset by half
+    of it. The older of the two has always seen at least half a window of history."""
+    now = time.time() if now is None else now
+    return f"a{int(now // WINDOW)}", f"b{int((now + WINDOW / 2) // WINDOW)}"
