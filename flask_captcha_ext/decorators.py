@@ -45,10 +45,10 @@ def captcha_protected(
     """Protect a view; bare or as ``@captcha_protected(action="login", types=("pow",))``.
 
     ``action``, ``min_score``, ``types`` and ``min_work`` narrow CAPTCHA_ACTION,
-    CAPTCHA_MIN_SCORE, CAPTCHA_CHALLENGE_TYPES and CAPTCHA_MIN_WORK for this view. A failed check returns what
-    ``@captcha.failure_handler`` returns (default: a 400; a 503 when the store or provider is
-    down; a 429 when no-JavaScript answers are rate limited). ``async def`` views are verified
-    with ``verify_async`` (third-party providers over httpx).
+    CAPTCHA_MIN_SCORE, CAPTCHA_CHALLENGE_TYPES and CAPTCHA_MIN_WORK for this view. A failed
+    check returns what ``@captcha.failure_handler`` returns (default: a 400; a 503 when the
+    store or provider is down; a 429 when no-JavaScript answers are rate limited). ``async def``
+    views are verified with ``verify_async`` (third-party providers over httpx).
     """
     allowed = challenge_types(types)  # a typo in types= fails when the module loads
 

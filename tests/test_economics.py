@@ -9,7 +9,8 @@ import time
 import pytest
 
 from flask_captcha_ext import captcha_protected, verification
-from flask_captcha_ext.selfhosted import pressure, service as service_module
+from flask_captcha_ext.selfhosted import pressure
+from flask_captcha_ext.selfhosted import service as service_module
 from flask_captcha_ext.settings import ConfigError
 from flask_captcha_ext.state import get_state
 from tests.helpers import generate, own_site_key, solve, validate_body
