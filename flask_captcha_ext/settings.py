@@ -228,6 +228,18 @@ def work(value: Any, name: str) -> Optional[float]:
     return float(value)
 
 
+def network_prefixes(value: Any, name: str) -> Tuple[int, int]:
+    rule = f"{name} must be (IPv4 prefix 8..32, IPv6 prefix 32..128), e.g. (32, 64)"
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ConfigError(f"{rule}; got {value!r}")
+    v4, v6 = value
+    if any(isinstance(n, bool) or not isinstance(n, int) for n in value):
+        raise ConfigError(f"{rule}; got {value!r}")
+    if not (8 <= v4 <= 32 and 32 <= v6 <= 128):
+        raise ConfigError(f"{rule}; got {value!r}")
+    return (v4, v6)
+
+
 def pow_levels(value: Any, name: str) -> Tuple[Tuple[int, int, float], ...]:
     """Rows ``(network pressure, site-key pressure, multiplier)``: the first row (0, 0, 1), then
     rising thresholds and multipliers."""
@@ -347,6 +359,12 @@ class Settings:
         "200/hour",
         rate_limits,
         "quota of each key made with `keys create` (`None`: none); the app's own key has none",
+    )
+    network_prefixes: Tuple[int, int] = key(
+        (32, 64),
+        network_prefixes,
+        "what one client network is, for per-network limits and pressure: IPv4 and IPv6 prefix "
+        "lengths",
     )
     rate_limit_ip_generate: Tuple[RateLimitItem, ...] = key(
         "30/minute", rate_limits, "per client network (IPv4 address, IPv6 /64)"

@@ -317,3 +317,27 @@ def test_build_app_defaults_have_no_quota_on_the_own_key(tmp_path):
     )
     works = {ask(app, ip=f"10.{n // 250}.{n % 250}.1")["work"] for n in range(600)}
     assert works == {1}
+
+
+def test_page_views_add_no_pressure_so_browsing_visitors_stay_at_the_base(make_app):
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, **FAST)
+    for _ in range(30):  # thirty page views with a no-JS challenge each
+        _page_challenge(app, ip="203.0.113.7")
+    assert ask(app)["work"] == 1
+
+
+def test_what_one_network_is_can_be_configured(make_app):
+    app = make_app(CAPTCHA_NETWORK_PREFIXES=(24, 48), **FAST)
+    for host in range(1, 21):
+        ask(app, ip=f"198.51.100.{host}")  # twenty hosts of one /24
+    assert ask(app, ip="198.51.100.200")["work"] >= 4
+    assert ask(app, ip="198.51.101.1")["work"] == 1
+    for host in range(20):
+        ask(app, ip=f"2001:db8:5:{host:x}::1")  # one /48, twenty /64s
+    assert ask(app, ip="2001:db8:5:ffff::1")["work"] >= 4
+
+
+@pytest.mark.parametrize("value", [(33, 64), (32, 20), (32,), "32,64", (True, 64), (32.0, 64)])
+def test_bad_network_prefixes_are_config_errors(make_app, value):
+    with pytest.raises(ConfigError, match="CAPTCHA_NETWORK_PREFIXES"):
+        make_app(CAPTCHA_NETWORK_PREFIXES=value)

@@ -41,6 +41,15 @@ class Pressure:
         net, key = self._add(network, site_key_id)
         return self.multiplier(net - 1, key - 1)
 
+    def peek(self, network: str, site_key_id: str) -> float:
+        """The work multiplier an ask would get now, counting nothing (a page view's no-JS
+        challenge: most page views come from visitors whose widget asks anyway)."""
+        counts = []
+        for scope in (f"net:{network}", f"key:{site_key_id}"):
+            values = [self.store.get(f"{PREFIX}{scope}:{name}") for name in windows()]
+            counts.append(max(int(v) if v else 0 for v in values))
+        return self.multiplier(*counts)
+
     def fail(self, network: str, site_key_id: str) -> None:
         """Count a failed answer: guessing costs pressure like asking does."""
         self._add(network, site_key_id)

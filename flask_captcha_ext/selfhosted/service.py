@@ -114,7 +114,7 @@ class CaptchaService:
             or not 0 < min_work <= top
         ):
             raise ApiError(400, f"'min_work' must be a number above 0 and at most {top:g}")
-        network = network_of(client_ip)
+        network = self.network_of(client_ip)
         self._limit(self.quota(key, "generate"), "generate", "key", key.id)
         self._limit(self.settings.rate_limit_ip_generate, "generate", "ip", network)
         self._check_ceiling(key)
@@ -148,6 +148,9 @@ class CaptchaService:
         s = self.settings
         return s.rate_limit_generate if endpoint == "generate" else s.rate_limit_validate
 
+    def network_of(self, client_ip: str) -> str:
+        return network_of(client_ip, self.settings.network_prefixes)
+
     def types_of(self, key: SiteKey) -> Tuple[str, ...]:
         """The challenge types ``key`` may get and pass: CAPTCHA_CHALLENGE_TYPES, narrowed by the
         key's own list (``keys create --types``); narrowing the app's types narrows every key."""
@@ -160,16 +163,18 @@ class CaptchaService:
 
         CAPTCHA_RATE_LIMIT_IP_GENERATE applies, on a counter of its own: every page view makes
         one, and page views of visitors who run the JavaScript widget must not use up its
-        generate budget (nor the site key's).
+        generate budget (nor the site key's). For the same reason a page challenge adds no
+        pressure when shown; its wait follows the network's pressure, and a wrong answer adds
+        pressure like any other.
         """
-        network = network_of(client_ip)
+        network = self.network_of(client_ip)
         own = self.site_keys.own
         try:
             self._limit(self.settings.rate_limit_ip_generate, "page", "ip", network)
             self._check_ceiling(own)
         except ApiError:
             return None
-        work = self.pressure.ask(network, own.id)
+        work = self.pressure.peek(network, own.id)
         return self.new_challenge(own, kind_name, work, page=True)
 
     def new_challenge(
@@ -264,7 +269,7 @@ class CaptchaService:
         quota counts only attempts at a live challenge: made-up ids spend the network's budget,
         never the site's.
         """
-        network = network_of(client_ip)
+        network = self.network_of(client_ip)
         text, exceeded = self.limiter.hit_and_take(
             CHALLENGE_PREFIX + captcha_id,
             [
@@ -400,18 +405,23 @@ def in_words(seconds: int) -> str:
     return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
-def network_of(client_ip: str) -> str:
-    """The client network per-IP limits count: the IPv4 address, or the IPv6 /64 (one
-    subscriber's allocation: counting single IPv6 addresses would give each host billions)."""
+def network_of(client_ip: str, prefixes: Tuple[int, int] = (32, 64)) -> str:
+    """The client network that limits and pressure count (CAPTCHA_NETWORK_PREFIXES): by
+    default the IPv4 address, or the IPv6 /64 (one subscriber's allocation: counting single
+    IPv6 addresses would give each host billions)."""
     try:
         address = ipaddress.ip_address(client_ip)
     except ValueError:
         return client_ip
+    v4, v6 = prefixes
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
+            address = address.ipv4_mapped
+        else:
+            return str(ipaddress.ip_network(f"{address}/{v6}", strict=False))
+    if v4 == 32:
+        return str(address)
+    return str(ipaddress.ip_network(f"{address}/{v4}", strict=False))
 
 
 @lru_cache(maxsize=16)
