@@ -341,3 +341,21 @@ def test_what_one_network_is_can_be_configured(make_app):
 def test_bad_network_prefixes_are_config_errors(make_app, value):
     with pytest.raises(ConfigError, match="CAPTCHA_NETWORK_PREFIXES"):
         make_app(CAPTCHA_NETWORK_PREFIXES=value)
+
+
+def test_spoofed_forwarding_headers_do_not_make_a_fresh_network(make_app):
+    """Without ProxyFix the app sees the socket's address: a bot that invents X-Forwarded-For
+    and X-Real-IP values for every request still shares one pressure."""
+    app = make_app(**FAST)
+    client = app.test_client()
+    works = []
+    for n in range(30):
+        headers = {"X-Forwarded-For": f"10.1.{n}.1", "X-Real-IP": f"10.2.{n}.1"}
+        reply = client.post(
+            GEN,
+            json={"site_key": own_site_key(app), "type": "pow"},
+            headers=headers,
+            environ_base={"REMOTE_ADDR": "203.0.113.99"},
+        )
+        works.append(reply.get_json()["work"])
+    assert works[-1] >= 8
