@@ -359,3 +359,10 @@ def test_spoofed_forwarding_headers_do_not_make_a_fresh_network(make_app):
         )
         works.append(reply.get_json()["work"])
     assert works[-1] >= 8
+
+
+def test_the_no_js_form_tells_the_visitor_how_long_to_wait(make_app):
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, **FAST)
+    with app.test_request_context():
+        html = str(app.jinja_env.globals["captcha_widget"](language="de"))
+    assert "frühestens 3 Sekunden" in html
