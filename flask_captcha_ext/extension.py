@@ -86,6 +86,12 @@ class CaptchaExt:
         """The self-hosted service of the current app."""
         return get_state().service
 
+    @property
+    def site_key(self) -> str:
+        """The current app's own self-hosted site key (the one its widget uses; public), e.g.
+        for the official ALTCHA widget's challenge URL."""
+        return get_state().service.site_keys.own_site_key
+
 
 def build_state(app: Flask, failure: FailureResponder) -> CaptchaState:
     """Everything the extension keeps for ``app``, built from its config as it is now."""

@@ -444,6 +444,12 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         )
         for f in SETTINGS_FIELDS
     }
+    top = values["pow_levels"][-1][2]
+    if values["min_work"] is not None and values["min_work"] > top:
+        raise ConfigError(
+            f"CAPTCHA_MIN_WORK ({values['min_work']:g}) is more than the highest work of "
+            f"CAPTCHA_POW_LEVELS ({top:g}): no challenge could ever carry it"
+        )
     return Settings(**values)
 
 

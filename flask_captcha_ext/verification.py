@@ -90,6 +90,7 @@ def verify_answer(
     remote_ip: Optional[str] = None,
     types: Union[str, Iterable[str], None] = None,
     min_work: Optional[float] = None,
+    action: Optional[str] = None,
 ) -> VerificationResult:
     """Check a no-JavaScript answer (``captcha-id`` and ``captcha-answer`` form fields), or with
     ``captcha_id`` None an ``altcha`` payload, under the validate endpoint's rate limits for
@@ -98,7 +99,7 @@ def verify_answer(
     result = _bypass(state, None)
     if result is None:
         result = state.provider.verify_answer(
-            captcha_id, answer, remote_ip, challenge_types(types), min_work
+            captcha_id, answer, remote_ip, challenge_types(types), min_work, action
         )
     return _announce(result)
 
@@ -121,7 +122,11 @@ def verify_request(
         found = find_captcha(get_state())
         if isinstance(found, tuple):
             cache[key] = verify_answer(
-                *found, remote_ip=request.remote_addr, types=types, min_work=min_work
+                *found,
+                remote_ip=request.remote_addr,
+                types=types,
+                min_work=min_work,
+                action=action,
             )
         else:
             cache[key] = verify(
@@ -148,7 +153,11 @@ async def verify_request_async(
         found = find_captcha(get_state())
         if isinstance(found, tuple):
             cache[key] = verify_answer(
-                *found, remote_ip=request.remote_addr, types=types, min_work=min_work
+                *found,
+                remote_ip=request.remote_addr,
+                types=types,
+                min_work=min_work,
+                action=action,
             )
         else:
             cache[key] = await verify_async(

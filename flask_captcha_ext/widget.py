@@ -132,9 +132,19 @@ def selfhosted_context(
         "action": options.action or state.settings.action,
         "min_work": options.min_work or state.settings.min_work,
         "token_ttl": state.settings.token_ttl,
-        "noscript": noscript_challenge(state, allowed, kind) if source.noscript else {},
+        "noscript": (
+            noscript_challenge(state, allowed, kind, options.action or state.settings.action)
+            if source.noscript
+            else {}
+        ),
         "include_assets": _first_widget_of_request(),
     }
+
+
+def _page_host() -> Optional[str]:
+    """The host name of the page being rendered (its no-JS challenge's ``hostname``)."""
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    return host.strip("[]").lower() or None
 
 
 def _first_widget_of_request() -> bool:
@@ -145,7 +155,9 @@ def _first_widget_of_request() -> bool:
     return True
 
 
-def noscript_challenge(state: CaptchaState, types: Any, preferred: str) -> NoScriptChallenge:
+def noscript_challenge(
+    state: CaptchaState, types: Any, preferred: str, action: Optional[str] = None
+) -> NoScriptChallenge:
     """A server-rendered challenge for browsers without JavaScript: the widget's own kind if it
     is typed (image or math), else image, else math; none for proof-of-work-only sites, and
     none (the page still renders) when the store is down or the client is over its limit."""
@@ -156,7 +168,9 @@ def noscript_challenge(state: CaptchaState, types: Any, preferred: str) -> NoScr
     if kind not in types:
         return {}
     try:
-        data = state.service.new_page_challenge(kind, request.remote_addr or "unknown")
+        data = state.service.new_page_challenge(
+            kind, request.remote_addr or "unknown", action, _page_host()
+        )
     except StoreUnavailable:
         log.warning("no no-JavaScript CAPTCHA on this page: the store is unavailable")
         return {}

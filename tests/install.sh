@@ -19,8 +19,13 @@ fi
 
 python -m pip install -q --disable-pip-version-check -e ".[dev]"
 
-# Browser-side test assets from the npm registry, kept out of the package.
-if [ ! -f tests/node_modules/axe-core/axe.min.js ] || [ ! -d tests/node_modules/altcha ]; then
-  (cd tests && npm install --no-audit --no-fund --silent --prefix . axe-core@4 altcha@2 >/dev/null)
+# Browser-side test assets from the npm registry, kept out of the package: axe-core, and the
+# official ALTCHA widget twice, side by side: 2.x as `altcha` (its v1 protocol, ALTCHA-V1) and
+# 3.x under the alias `altcha3` (PoW v2, the default). Installed only when one is missing.
+if [ ! -f tests/node_modules/axe-core/axe.min.js ] \
+  || [ ! -f tests/node_modules/altcha/dist/altcha.js ] \
+  || [ ! -f tests/node_modules/altcha3/dist/main/altcha.js ]; then
+  (cd tests && npm install --no-audit --no-fund --silent --prefix . \
+    axe-core@4 altcha@2 altcha3@npm:altcha@3.2.2 >/dev/null)
 fi
 echo "test dependencies installed"

@@ -366,3 +366,88 @@ def test_the_no_js_form_tells_the_visitor_how_long_to_wait(make_app):
     with app.test_request_context():
         html = str(app.jinja_env.globals["captcha_widget"](language="de"))
     assert "frühestens 3 Sekunden" in html
+
+
+# -- answers checked without a token keep what their challenge was issued for ----------------
+
+
+def _altcha(app, **query):
+    reply = app.test_client().get(
+        "/captcha/altcha", query_string={"site_key": own_site_key(app), **query}
+    )
+    assert reply.status_code == 200, reply.get_json()
+    return reply.get_json()
+
+
+def test_the_challenge_url_takes_a_views_min_work_and_action(make_app):
+    app = make_app(**FAST)
+
+    @app.post("/login")
+    @captcha_protected(action="login", min_work=4)
+    def login():
+        return "in"
+
+    client = app.test_client()
+    plain = library_solve(_altcha(app))
+    assert client.post("/login", data={"altcha": plain}).status_code == 400
+    bound = _altcha(app, min_work="4", action="login")
+    assert bound["parameters"]["data"] == bound["parameters"]["data"]  # shape unchanged
+    assert client.post("/login", data={"altcha": library_solve(bound)}).status_code == 200
+    other = _altcha(app, min_work="4", action="signup")
+    assert client.post("/login", data={"altcha": library_solve(other)}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "query, status",
+    [({"min_work": "abc"}, 400), ({"min_work": "nan"}, 400), ({"min_work": "0"}, 400),
+     ({"min_work": "1e9"}, 400), ({"action": "bad action!"}, 400)],
+)
+def test_the_challenge_url_refuses_bad_parameters(make_app, query, status):
+    app = make_app(**FAST)
+    reply = app.test_client().get(
+        "/captcha/altcha", query_string={"site_key": own_site_key(app), **query}
+    )
+    assert reply.status_code == status and reply.get_json()["detail"]
+
+
+def test_head_on_the_challenge_url_makes_no_challenge(make_app):
+    app = make_app(**FAST)
+    reply = app.test_client().head("/captcha/altcha", query_string={"site_key": "x"})
+    assert reply.status_code == 405
+
+
+def test_a_key_without_pow_is_told_so_at_the_challenge_url(make_app):
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=("image",), **FAST)
+    reply = app.test_client().get("/captcha/altcha", query_string={"site_key": own_site_key(app)})
+    assert reply.status_code == 400 and "proof-of-work" in reply.get_json()["detail"]
+
+
+def test_min_work_beyond_the_level_table_is_a_config_error(make_app):
+    with pytest.raises(ConfigError, match="CAPTCHA_MIN_WORK"):
+        make_app(CAPTCHA_MIN_WORK=200)
+
+
+def test_no_js_answers_meet_the_action_and_hostname_rules(make_app, monkeypatch):
+    app = make_app(
+        CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_HOSTNAMES=("good.example",), **FAST
+    )
+    seen = {}
+    get_state(app).service.answer_observer = lambda cid, answer, proof: seen.update({cid: answer})
+
+    @app.post("/login")
+    @captcha_protected(action="login")
+    def login():
+        return "in"
+
+    def page(host, action):
+        with app.test_request_context(base_url=f"http://{host}/"):
+            html = str(app.jinja_env.globals["captcha_widget"](action=action))
+        captcha_id = html.split('name="captcha-id" value="', 1)[1].split('"', 1)[0]
+        return {"captcha-id": captcha_id, "captcha-answer": seen[captcha_id]}
+
+    forms = [page("good.example", "login"), page("evil.example", "login"),
+             page("good.example", "signup")]
+    real = time.time
+    monkeypatch.setattr(service_module.time, "time", lambda: real() + 200)
+    client = app.test_client()
+    assert [client.post("/login", data=form).status_code for form in forms] == [200, 400, 400]

@@ -129,6 +129,7 @@ class Provider:
         remote_ip: Optional[str],
         types: Types = None,
         min_work: Optional[float] = None,
+        action: Optional[str] = None,
     ) -> VerificationResult:
         """Check a no-JavaScript answer (only where ``accepts_answers``)."""
         return VerificationResult.failure(self.name, (TokenMissing.code,))

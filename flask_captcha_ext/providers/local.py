@@ -63,7 +63,7 @@ class LocalProvider(Provider):
         min_work: Optional[float] = None,
     ) -> VerificationResult:
         if challenge_id_of(token) is not None:  # the official ALTCHA widget's payload
-            return self.verify_answer(None, token, remote_ip, types, min_work)
+            return self.verify_answer(None, token, remote_ip, types, min_work, action)
         result = self.service.tokens.verify(token, self.service.site_keys.own.id)
         return self.policy.check(
             result, action=action, min_score=min_score, types=types, min_work=min_work
@@ -76,14 +76,15 @@ class LocalProvider(Provider):
         remote_ip: Optional[str],
         types: Types = None,
         min_work: Optional[float] = None,
+        action: Optional[str] = None,
     ) -> VerificationResult:
         """A form-posted answer: a server-rendered challenge's, or the official ALTCHA widget's
-        ``altcha`` payload (``captcha_id`` None). Its type and work must be allowed; no hostname
-        or action travels with a plain form post, so nothing else is checked."""
+        ``altcha`` payload (``captcha_id`` None). The same policy as a token's: the challenge
+        kept the action and host it was issued for (the page's ``captcha_widget(action=...)``,
+        the challenge URL's ``action``), so an expected action must be there."""
         ip = remote_ip or "unknown"
         if captcha_id is None:
             result = self.service.check_altcha(answer, ip)
         else:
             result = self.service.check_answer(captcha_id, answer, ip)
-        answer_policy = Policy(types=self.policy.types, min_work=self.policy.min_work)
-        return answer_policy.check(result, types=types, min_work=min_work)
+        return self.policy.check(result, action=action, types=types, min_work=min_work)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import parse_qsl
@@ -19,12 +20,13 @@ from werkzeug.formparser import parse_form_data
 from ..state import get_state
 from ..stores import StoreUnavailable
 from .openapi import openapi_document
+from .pow import challenge_id_of
 from .service import ApiError, CaptchaService, request_origin
 from .siteverify import siteverify as check_siteverify
 
 STATIC_FOLDER = os.path.join(os.path.dirname(os.path.dirname(__file__)), "static")
 # The blueprint's own routes, relative to CAPTCHA_URL_PREFIX.
-ROUTES = ("/generate", "/validate", "/siteverify", "/openapi.json")
+ROUTES = ("/generate", "/validate", "/siteverify", "/openapi.json", "/altcha")
 
 
 def _service() -> CaptchaService:
@@ -135,14 +137,50 @@ def create_blueprint(cors_origins: Tuple[str, ...]) -> Blueprint:
         service = _service()
         data = read_json_object(service.settings.max_content_length)
         result = service.generate(
-            data.get("site_key"), data.get("type"), _client_ip(), origin=_origin()
+            data.get("site_key"),
+            data.get("type"),
+            _client_ip(),
+            origin=_origin(),
+            min_work=data.get("min_work"),
+            action=data.get("action"),
         )
         return _no_store(jsonify(result))
+
+    @bp.get("/altcha")
+    def altcha_challenge() -> Response:
+        """A bare ALTCHA challenge, as the official ``altcha`` widget's challenge URL expects.
+
+        ``site_key`` names the key; ``min_work`` (a view's ``min_work``) and ``action`` are
+        optional and bind the challenge like the widget's own generate does."""
+        if request.method == "HEAD":  # would make a challenge nobody sees
+            raise ApiError(405, "use GET", {"Allow": "GET"})
+        service = _service()
+        args = request.args
+        if "site_key" not in args:
+            raise ApiError(400, "missing query parameter 'site_key'")
+        min_work: Optional[float] = None
+        if "min_work" in args:
+            try:
+                min_work = float(args["min_work"])
+            except ValueError:
+                raise ApiError(400, "'min_work' must be a number") from None
+            if not math.isfinite(min_work):
+                raise ApiError(400, "'min_work' must be a number")
+        challenge = service.generate_altcha(
+            args["site_key"], _client_ip(), _origin(), min_work, args.get("action")
+        )
+        return _no_store(jsonify(challenge))
 
     @bp.post("/validate")
     def validate() -> Response:
         service = _service()
         data = read_json_object(service.settings.max_content_length)
+        if "altcha" in data and "captcha_id" not in data:
+            # The official ALTCHA widget's payload names its own challenge.
+            captcha_id = challenge_id_of(data["altcha"])
+            if captcha_id is None:
+                raise ApiError(400, "'altcha' must be an ALTCHA payload of one of our challenges")
+            data = {**data, "captcha_id": captcha_id, "user_input": data["altcha"]}
         for field in ("site_key", "captcha_id", "user_input"):
             if field not in data:
                 raise ApiError(400, f"missing field '{field}'")
@@ -153,6 +191,7 @@ def create_blueprint(cors_origins: Tuple[str, ...]) -> Blueprint:
             _client_ip(),
             _origin(),
             action=data.get("action"),
+            proof=data.get("proof"),
         )
         return _no_store(jsonify(result))
 
@@ -221,5 +260,6 @@ def local_endpoints(site_key: str) -> Dict[str, str]:
         "validate_url": url_for("captcha.validate"),
         "script_url": url_for("captcha.static", filename="widget.js"),
         "style_url": url_for("captcha.static", filename="widget.css"),
-        "worker_url": url_for("captcha.static", filename="pow-worker.js"),
+        # The folder of the vendored ALTCHA Web Workers (widget.js appends pbkdf2.js, sha.js...).
+        "workers_url": url_for("captcha.static", filename="altcha/"),
     }

@@ -12,8 +12,9 @@ import math
 import re
 import secrets
 import time
+from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
 from limits import RateLimitItem, RateLimitItemPerMinute, parse_many
@@ -48,6 +49,21 @@ def is_text(value: Any) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+class Solved(NamedTuple):
+    """A solved challenge: its kind, its work, and the action and host it was issued for."""
+
+    kind: str
+    work: float
+    action: Optional[str]
+    hostname: Optional[str]
+
+
+def check_action(action: Any) -> None:
+    """Refuse (400) an action a widget may not name (it becomes the token's ``act`` claim)."""
+    if action is not None and not (is_text(action) and ACTION.fullmatch(action)):
+        raise ApiError(400, "'action' must be 1 to 64 letters, digits or _ . / -")
 
 
 class ApiError(Exception):
@@ -94,15 +110,19 @@ class CaptchaService:
         client_ip: str,
         origin: Optional[str] = None,
         min_work: Any = None,
+        action: Any = None,
     ) -> Dict[str, Any]:
         """A new challenge of ``kind_name`` for ``site_key``; the answer stays in the store.
 
         ``origin`` is the calling page's origin (see ``request_origin``), None for non-browsers.
         Its work is what the pressure on the client's network and on the key asks, or
-        ``min_work`` when the page needs more (a view's ``min_work``); never less.
+        ``min_work`` when the page needs more (a view's ``min_work``); never less. ``action`` and
+        the origin's host are kept with it for answers checked without a token (the official
+        ALTCHA widget's payload), which carry neither.
         """
         key = self._site_key(site_key)
         self._check_origin(key, origin)
+        check_action(action)
         allowed_kinds = [k for k in self.types_of(key) if k == "pow" or k in self.kinds]
         if not isinstance(kind_name, str) or kind_name not in allowed_kinds:
             allowed = ", ".join(allowed_kinds)
@@ -119,7 +139,27 @@ class CaptchaService:
         self._limit(self.settings.rate_limit_ip_generate, "generate", "ip", network)
         self._check_ceiling(key)
         work = max(self.pressure.ask(network, key.id), float(min_work or 0))
-        return self.new_challenge(key, kind_name, work)
+        bound = {"a": action, "h": origin_hostname(origin)}
+        return self.new_challenge(key, kind_name, work, bound=bound)
+
+    def generate_altcha(
+        self,
+        site_key: Any,
+        client_ip: str,
+        origin: Optional[str] = None,
+        min_work: Any = None,
+        action: Any = None,
+    ) -> Dict[str, Any]:
+        """A bare ALTCHA challenge for the official widget's challenge URL: ``generate`` of type
+        pow, with at least CAPTCHA_MIN_WORK (the widget cannot ask for it)."""
+        key = self._site_key(site_key)
+        if "pow" not in self.types_of(key):
+            raise ApiError(400, "this site key is not allowed proof-of-work challenges")
+        wanted, floor = min_work, self.settings.min_work
+        if floor is not None and not (isinstance(wanted, (int, float)) and wanted > floor):
+            wanted = floor
+        made = self.generate(site_key, "pow", client_ip, origin, wanted, action)
+        return made["challenge"]
 
     def _check_ceiling(self, key: SiteKey) -> None:
         """Bound the live challenges of ``key`` (so the store stays bounded whoever asks):
@@ -157,7 +197,13 @@ class CaptchaService:
         allowed = self.settings.challenge_types
         return tuple(t for t in key.types if t in allowed) if key.types else allowed
 
-    def new_page_challenge(self, kind_name: str, client_ip: str) -> Optional[Dict[str, Any]]:
+    def new_page_challenge(
+        self,
+        kind_name: str,
+        client_ip: str,
+        action: Optional[str] = None,
+        hostname: Optional[str] = None,
+    ) -> Optional[Dict[str, Any]]:
         """A challenge of the app's own key for a server-rendered (no-JavaScript) form, or None
         when ``client_ip`` is over its generate limit or the key is at its live ceiling.
 
@@ -175,10 +221,16 @@ class CaptchaService:
         except ApiError:
             return None
         work = self.pressure.peek(network, own.id)
-        return self.new_challenge(own, kind_name, work, page=True)
+        bound = {"a": action, "h": hostname}
+        return self.new_challenge(own, kind_name, work, page=True, bound=bound)
 
     def new_challenge(
-        self, key: SiteKey, kind_name: str, work: float = 1.0, page: bool = False
+        self,
+        key: SiteKey,
+        kind_name: str,
+        work: float = 1.0,
+        page: bool = False,
+        bound: Optional[Dict[str, Optional[str]]] = None,
     ) -> Dict[str, Any]:
         """Create and store a challenge of ``work`` base units, without rate limiting.
 
@@ -190,6 +242,7 @@ class CaptchaService:
         challenge_id = secrets.token_urlsafe(18)
         now = time.time()
         record: Dict[str, Any] = {"k": kind_name, "s": key.id, "t": now, "w": work}
+        record.update({name: value for name, value in (bound or {}).items() if value})
         public: Dict[str, Any] = {}
         answer = proof = ""
         if kind_name != "pow":
@@ -237,8 +290,7 @@ class CaptchaService:
         """
         key = self._site_key(site_key)
         self._check_origin(key, origin)
-        if action is not None and not (is_text(action) and ACTION.fullmatch(action)):
-            raise ApiError(400, "'action' must be 1 to 64 letters, digits or _ . / -")
+        check_action(action)
         if not is_text(captcha_id) or not 0 < len(captcha_id) <= MAX_ID_LENGTH:
             raise ApiError(400, "'captcha_id' must be a non-empty string")
         if isinstance(user_input, bool) or not isinstance(user_input, (str, int)):
@@ -252,17 +304,20 @@ class CaptchaService:
         solved = self._spend_within_limits(key, captcha_id, user_input, proof, client_ip)
         if solved is None:
             return {"valid": False}
-        kind_name, work = solved
         token = self.tokens.issue(
-            key.id, kind_name, hostname=origin_hostname(origin), action=action, work=work
+            key.id,
+            solved.kind,
+            hostname=origin_hostname(origin),
+            action=action or solved.action,
+            work=solved.work,
         )
         return {"valid": True, "token": token}
 
     def _spend_within_limits(
         self, key: SiteKey, captcha_id: str, user_input: Any, proof: Any, client_ip: str
-    ) -> Optional[Tuple[str, float]]:
+    ) -> Optional[Solved]:
         """``_judge`` under the validate limits of ``key`` and ``client_ip`` (429 when over):
-        the challenge's kind and work when solved, else None (a failure adds pressure).
+        what was solved, else None (a failure adds pressure).
 
         One store call counts both limits and spends the challenge (one Redis round trip, one
         SQLite commit); a refused request leaves the challenge for a later attempt. The key's
@@ -287,9 +342,9 @@ class CaptchaService:
 
     def _judge(
         self, key: SiteKey, text: Optional[str], captcha_id: str, user_input: Any, proof: Any
-    ) -> Optional[Tuple[str, float]]:
-        """The kind and work of the taken challenge record ``text`` if the answer solves it: the
-        typed answer (image, math) and the proof of work it carries, each checked."""
+    ) -> Optional[Solved]:
+        """What the taken challenge record ``text`` was, if the answer solves it: the typed
+        answer (image, math) and the proof of work it carries, each checked."""
         if text is None:
             raise ApiError(400, "invalid, expired or already used captcha")
         record = json.loads(text)
@@ -302,7 +357,9 @@ class CaptchaService:
             answered = self.kinds[kind_name].check(captcha_id, record["st"], user_input)
         worked = self.pow.check(record["pw"], proof) if "pw" in record else True
         early = time.time() < record.get("nb", 0)
-        return (kind_name, record["w"]) if answered and worked and not early else None
+        if not (answered and worked and not early):
+            return None
+        return Solved(kind_name, record["w"], record.get("a"), record.get("h"))
 
     def check_answer(self, captcha_id: Any, answer: Any, client_ip: str) -> VerificationResult:
         """Check an answer posted with a form, spending its challenge of the app's own key: a
@@ -333,13 +390,16 @@ class CaptchaService:
             return VerificationResult.failure(PROVIDER, [STORE_DOWN])
         if solved is None:
             return VerificationResult.failure(PROVIDER, ["wrong-answer"])
-        kind_name, work = solved
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         return VerificationResult(
             success=True,
             provider=PROVIDER,
-            raw={"type": kind_name, "work": work},
-            challenge_type=kind_name,
-            work=work,
+            raw={"type": solved.kind, "work": solved.work},
+            challenge_type=solved.kind,
+            work=solved.work,
+            action=solved.action,
+            hostname=solved.hostname,
+            challenge_ts=now,
         )
 
     def _wait_left(self, captcha_id: str) -> float:

@@ -1,10 +1,16 @@
-"""The official ALTCHA widget (npm ``altcha``) works against our endpoints as they are.
+"""The official ALTCHA widget (npm ``altcha``) on a plain Flask page, with no glue of ours.
 
-A test-only page loads the widget's CSP-friendly build (``dist_external``: ES module, separate
-worker and stylesheet) from tests/node_modules under the example app's strict CSP. Its script asks
-our ``POST generate`` for a pow challenge and gives the ``challenge`` object to ``<altcha-widget>``
-through its ``challengejson`` attribute; when the widget says ``verified``, the script posts the
-widget's payload to our ``POST validate``. Nothing about our endpoints changes for the widget.
+3.x (``tests/node_modules/altcha3``): the README's own code (tests/browser/altcha_readme.py) runs
+on a Flask app with the default settings (ALTCHA PoW v2, PBKDF2/SHA-256). Its page loads the
+widget's ``dist/main/altcha.js`` module (workers inlined) from the app's static folder, and
+``<altcha-widget challenge=...>`` fetches its challenge from our ``GET /captcha/altcha``. The
+person ticks the box, the widget solves the proof of work and puts its payload in the form's
+``altcha`` field, and the form posts to a view behind ``@captcha_protected``.
+
+2.x (``tests/node_modules/altcha``): the same code with ``challengeurl=`` instead of
+``challenge=``, under ``CAPTCHA_POW_ALGORITHM = "ALTCHA-V1"`` (the v1 protocol of widgets 2.x).
+
+No test hook of ours runs: the browser does the work, the server learns nothing in advance.
 """
 
 from __future__ import annotations
@@ -12,164 +18,201 @@ from __future__ import annotations
 import base64
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator
+from urllib.parse import parse_qs
 
 import pytest
-from flask import Flask, Response, render_template_string, send_from_directory
+from flask import Flask
 from playwright.sync_api import Page, expect
 
-from flask_captcha_ext.state import get_state
+from flask_captcha_ext import CaptchaExt
+from tests.support import ThreadedServer
 
-from .live import LiveServer, app_config, serve_app
+from .altcha_readme import SNIPPET, add_signup
+from .live import SECRET
 
-ALTCHA_DIR = Path(__file__).resolve().parents[1] / "node_modules" / "altcha"
-BUNDLE_DIR = ALTCHA_DIR / "dist_external"
+NODE_MODULES = Path(__file__).resolve().parents[1] / "node_modules"
+ALTCHA3_DIR = NODE_MODULES / "altcha3" / "dist" / "main"  # npm altcha@3, its main bundle
+ALTCHA2_DIR = NODE_MODULES / "altcha" / "dist"  # npm altcha@2, its main bundle
 EMAIL = "ada@example.com"
-
-PAGE = """<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>altcha-widget against flask-captcha-ext</title>
-  <link rel="stylesheet" href="{{ url_for('altcha_asset', name='altcha.css') }}"
-        nonce="{{ csp_nonce }}">
-  <script type="module" src="{{ url_for('altcha_asset', name='altcha.js') }}"
-          nonce="{{ csp_nonce }}"></script>
-  <script src="{{ url_for('altcha_glue') }}" defer nonce="{{ csp_nonce }}"></script>
-</head>
-<body>
-<main>
-  <h1>altcha-widget</h1>
-  <form id="altcha-form" method="post" action="{{ url_for('widgets_check') }}"
-        data-site-key="{{ site_key }}"
-        data-generate-url="{{ url_for('captcha.generate') }}"
-        data-validate-url="{{ url_for('captcha.validate') }}"
-        data-worker-url="{{ url_for('altcha_asset', name='worker.js') }}">
-    <div id="altcha-slot"></div>
-  </form>
-  <pre id="altcha-result" role="status"></pre>
-</main>
-</body>
-</html>"""
-
-# The page's own script (no inline script under the CSP): our generate -> widget -> our validate.
-GLUE = """(function () {
-  "use strict";
-  var form = document.getElementById("altcha-form");
-  var out = document.getElementById("altcha-result");
-  function post(url, body) {
-    return fetch(url, {
-      method: "POST",
-      headers: {"Content-Type": "application/json", "Accept": "application/json"},
-      body: JSON.stringify(body)
-    }).then(function (response) {
-      return response.json().then(function (data) {
-        return {status: response.status, body: data};
-      });
-    });
-  }
-  post(form.dataset.generateUrl, {site_key: form.dataset.siteKey, type: "pow"}).then(function (g) {
-    form.dataset.captchaId = g.body.captcha_id;
-    return customElements.whenDefined("altcha-widget").then(function () {
-      var widget = document.createElement("altcha-widget");
-      widget.setAttribute("challengejson", JSON.stringify(g.body.challenge));
-      widget.setAttribute("workerurl", form.dataset.workerUrl);
-      widget.setAttribute("hidefooter", "");
-      widget.addEventListener("verified", function (event) {
-        var payload = event.detail.payload;
-        post(form.dataset.validateUrl, {
-          site_key: form.dataset.siteKey, captcha_id: g.body.captcha_id, user_input: payload
-        }).then(function (v) {
-          out.textContent = JSON.stringify({status: v.status, body: v.body, payload: payload});
-        });
-      });
-      document.getElementById("altcha-slot").appendChild(widget);
-    });
-  });
-})();
-"""
+THANKS = "Thanks for signing up!"
+# The widget's proof of work (about CAPTCHA_POW_TARGET_MS, 500 ms, on an idle machine) and its
+# challenge fetch, on a loaded 2-core CI machine; a passing run never waits this long.
+SOLVE_TIMEOUT_MS = 90_000
 
 
-def altcha_app(config: Dict[str, Any]) -> Flask:
-    """The example app plus test-only routes: the page, its script, and the npm bundle."""
-    from example import create_app
+@dataclass
+class Site:
+    """A live Flask app running the README's code, and what it serves the widget from."""
 
-    app = create_app(config)
+    app: Flask
+    url: str
 
-    @app.get("/_altcha/")
-    def altcha_page() -> str:
-        state = get_state(app)
-        return render_template_string(PAGE, site_key=state.service.site_keys.own_site_key)
 
-    @app.get("/_altcha/glue.js")
-    def altcha_glue() -> Response:
-        return Response(GLUE, mimetype="text/javascript")
-
-    @app.get("/_altcha/dist/<path:name>")
-    def altcha_asset(name: str) -> Response:
-        response = send_from_directory(BUNDLE_DIR, name)
-        if name.endswith(".js"):
-            response.mimetype = "text/javascript"
-        return response
-
+def readme_app(static_folder: Path, config: Dict[str, Any], snippet: str = SNIPPET) -> Flask:
+    """A Flask app set up as the README's "Three lines each" does, plus the ALTCHA section's
+    code; its static folder is the npm package's bundle directory (where ``altcha.js`` is)."""
+    if not (static_folder / "altcha.js").exists():
+        pytest.skip(f"{static_folder / 'altcha.js'} is missing (bash tests/install.sh)")
+    app = Flask("altcha_readme_app", static_folder=str(static_folder), static_url_path="/static")
+    app.config.update(config)
+    captcha = CaptchaExt(app)
+    add_signup(app, captcha, snippet)
     return app
 
 
+def base_config(tmp_path: Path, **overrides: Any) -> Dict[str, Any]:
+    return {
+        "SECRET_KEY": SECRET,
+        "CAPTCHA_STORE_URL": "sqlite:///" + str(tmp_path / "captcha.sqlite3"),
+        **overrides,
+    }
+
+
 @pytest.fixture(scope="module")
-def altcha_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    if not (BUNDLE_DIR / "altcha.js").exists():
-        pytest.skip(f"{BUNDLE_DIR} is missing (bash tests/install.sh)")
-    with serve_app(altcha_app(app_config(tmp_path_factory.mktemp("altcha")))) as live:
-        yield live
+def site3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The README's page and view with the 3.x widget and the default settings."""
+    app = readme_app(ALTCHA3_DIR, base_config(tmp_path_factory.mktemp("altcha3")))
+    with ThreadedServer(app) as server:
+        yield Site(app, server.url)
 
 
-def test_npm_altcha_is_version_2() -> None:
-    if not ALTCHA_DIR.exists():
-        pytest.skip(f"{ALTCHA_DIR} is missing (bash tests/install.sh)")
-    version = json.loads((ALTCHA_DIR / "package.json").read_text())["version"]
-    assert version.split(".")[0] == "2", version
+@pytest.fixture(scope="module")
+def site2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The same code for the 2.x widget: ``challengeurl=`` and CAPTCHA_POW_ALGORITHM ALTCHA-V1."""
+    old = '<altcha-widget challenge="'
+    assert SNIPPET.count(old) == 1
+    snippet = SNIPPET.replace(old, '<altcha-widget challengeurl="')
+    config = base_config(tmp_path_factory.mktemp("altcha2"), CAPTCHA_POW_ALGORITHM="ALTCHA-V1")
+    app = readme_app(ALTCHA2_DIR, config, snippet)
+    with ThreadedServer(app) as server:
+        yield Site(app, server.url)
 
 
-def test_altcha_widget_solves_our_challenge_and_validate_accepts_it(
-    page: Page, altcha_server: LiveServer
-) -> None:
-    page.goto(altcha_server.url + "/_altcha/")
+@pytest.fixture(scope="module")
+def site3_v1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The README's page, unchanged, under ALTCHA-V1: widgets 3.x still read v1 challenges."""
+    config = base_config(tmp_path_factory.mktemp("altcha3v1"), CAPTCHA_POW_ALGORITHM="ALTCHA-V1")
+    app = readme_app(ALTCHA3_DIR, config)
+    with ThreadedServer(app) as server:
+        yield Site(app, server.url)
+
+
+def solve_in_page(page: Page, site: Site) -> str:
+    """Open the sign-up page, fill it in and tick the widget's box as a person does; wait until
+    the widget has verified. The payload it put in the form's ``altcha`` field."""
+    page.goto(site.url + "/signup")
+    page.get_by_label("Email").fill(EMAIL)
     checkbox = page.get_by_role("checkbox", name=re.compile("not a robot", re.I))
-    expect(checkbox).to_be_visible()
-    checkbox.click()  # what a person does: tick the box; the widget solves the proof of work
-    verified = page.locator("altcha-widget").get_by_role("checkbox", name="Verified")
-    expect(verified).to_be_checked()
-    result = page.locator("#altcha-result")
-    expect(result).to_contain_text('"status":200')
-    outcome = json.loads(result.text_content() or "{}")
-    assert outcome["body"]["valid"] is True, outcome
-    token = outcome["body"]["token"]
-    assert token.count(".") == 2
+    expect(checkbox).not_to_be_checked()
+    # A person ticks the box by its label: 3.x draws its tick mark over the box's middle.
+    label = page.locator("altcha-widget label").filter(has_text=re.compile("not a robot", re.I))
+    with page.expect_response(re.compile(r"/captcha/altcha\?site_key=")) as fetched:
+        label.click()
+    assert fetched.value.status == 200, fetched.value.text()
+    state = page.locator("altcha-widget .altcha")
+    expect(state).to_have_attribute("data-state", "verified", timeout=SOLVE_TIMEOUT_MS)
+    field = page.locator('form input[type="hidden"][name="altcha"]')
+    expect(field).to_have_value(re.compile(r"^[A-Za-z0-9+/]+=*$"))
+    return field.input_value()
 
-    # The widget's payload: ALTCHA v1 fields for the very challenge our generate issued.
-    payload = json.loads(base64.b64decode(outcome["payload"]))
-    captcha_id = page.locator("#altcha-form").get_attribute("data-captcha-id")
-    assert payload["algorithm"] == "SHA-256"
-    assert isinstance(payload["number"], int)
-    assert altcha_server.answers[captcha_id]  # generated by our endpoint, in this run
-    # The widget also keeps the payload in its own hidden field, as it would post it.
-    expect(page.locator('#altcha-form input[name="altcha"]')).to_have_value(outcome["payload"])
-    expect(page.locator("altcha-widget")).to_contain_text(re.compile("verified", re.I))
 
-    # The token verifies once, like any token of ours.
-    client = altcha_server.app.test_client()
-    headers = {"X-Captcha-Token": token}
-    first = client.post("/api/subscribe", json={"email": EMAIL}, headers=headers)
-    assert first.status_code == 200, first.get_data(as_text=True)
-    assert client.post("/api/subscribe", json={"email": EMAIL}, headers=headers).status_code == 400
-    # And the spent challenge takes no second payload.
-    again = client.post(
-        "/api/validate",
-        json={
-            "site_key": page.locator("#altcha-form").get_attribute("data-site-key"),
-            "captcha_id": captcha_id,
-            "user_input": outcome["payload"],
-        },
-    )
-    assert again.status_code == 400
+def submit(page: Page, site: Site) -> Any:
+    """Press the form's button; the response to its POST (the browser then shows it)."""
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and r.url == site.url + "/signup"
+    ) as posted:
+        page.get_by_role("button", name="Sign up").click()
+    return posted.value
+
+
+def post_form(page: Page, site: Site, payload: str) -> Any:
+    """POST the form as a browser would, with ``payload`` in the ``altcha`` field."""
+    return page.request.post(site.url + "/signup", form={"email": EMAIL, "altcha": payload})
+
+
+def decode(payload: str) -> Dict[str, Any]:
+    return json.loads(base64.b64decode(payload))
+
+
+def encode(data: Dict[str, Any]) -> str:
+    return base64.b64encode(json.dumps(data).encode()).decode("ascii")
+
+
+def test_npm_packages_are_the_expected_majors() -> None:
+    """The 3.x and 2.x widgets sit side by side (tests/install.sh: ``altcha3`` is an alias)."""
+    for folder, major in (("altcha3", "3"), ("altcha", "2")):
+        manifest = NODE_MODULES / folder / "package.json"
+        if not manifest.exists():
+            pytest.skip(f"{manifest} is missing (bash tests/install.sh)")
+        data = json.loads(manifest.read_text())
+        assert data["name"] == "altcha"
+        assert data["version"].split(".")[0] == major, (folder, data["version"])
+
+
+def test_altcha3_readme_page_signs_up_once(page: Page, site3: Site) -> None:
+    """(a) The README's page as it is: tick, verified, submit -> the protected view answers."""
+    assert site3.app.config["CAPTCHA_POW_ALGORITHM"] == "PBKDF2/SHA-256"  # the default
+    payload = solve_in_page(page, site3)
+
+    response = submit(page, site3)
+    assert response.status == 200, response.text()
+    expect(page.locator("body")).to_have_text(THANKS)
+    # What the browser posted: the form's fields, the widget's payload among them.
+    posted = parse_qs(response.request.post_data or "")
+    assert posted == {"email": [EMAIL], "altcha": [payload]}, posted
+
+    # A PoW v2 payload: our challenge (its id in the signed data) and the widget's solution.
+    data = decode(payload)
+    parameters = data["challenge"]["parameters"]
+    assert parameters["algorithm"] == "PBKDF2/SHA-256"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{10,64}", parameters["data"]["id"])
+    assert isinstance(data["solution"]["counter"], int)
+    assert data["solution"]["derivedKey"].startswith(parameters["keyPrefix"])
+
+    # The same payload posted again (replayed) fails: a challenge passes once.
+    again = post_form(page, site3, payload)
+    assert again.status == 400, again.text()
+    assert THANKS not in again.text()
+
+
+def test_altcha3_tampered_payload_fails(page: Page, site3: Site) -> None:
+    """(a) A payload whose solution was changed fails, on a challenge nobody has answered."""
+    payload = solve_in_page(page, site3)
+    data = decode(payload)
+    key = data["solution"]["derivedKey"]
+    data["solution"]["derivedKey"] = key[:-1] + ("0" if key[-1] != "0" else "1")
+    tampered = post_form(page, site3, encode(data))
+    assert tampered.status == 400, tampered.text()
+    assert THANKS not in tampered.text()
+    # The failed attempt spent the challenge: the widget's own payload no longer passes either.
+    assert post_form(page, site3, payload).status == 400
+
+
+def test_altcha2_with_challengeurl_and_altcha_v1(page: Page, site2: Site) -> None:
+    """(b) Widget 2.x, ``challengeurl=`` our GET endpoint, ALTCHA-V1: passes once, no glue."""
+    payload = solve_in_page(page, site2)
+    data = decode(payload)  # the v1 payload: the issued challenge's fields and the number found
+    assert data["algorithm"] == "SHA-256" and isinstance(data["number"], int)
+    assert "id=" in data["salt"]
+
+    response = submit(page, site2)
+    assert response.status == 200, response.text()
+    expect(page.locator("body")).to_have_text(THANKS)
+    assert parse_qs(response.request.post_data or "")["altcha"] == [payload]
+
+    again = post_form(page, site2, payload)
+    assert again.status == 400, again.text()
+
+
+def test_altcha3_under_altcha_v1(page: Page, site3_v1: Site) -> None:
+    """A site that switched to ALTCHA-V1 for 2.x widgets keeps working with the 3.x widget: it
+    solves the v1 challenge and posts a v1 payload."""
+    payload = solve_in_page(page, site3_v1)
+    assert isinstance(decode(payload)["number"], int)
+    response = submit(page, site3_v1)
+    assert response.status == 200, response.text()
+    expect(page.locator("body")).to_have_text(THANKS)
+    assert post_form(page, site3_v1, payload).status == 400
