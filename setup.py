@@ -23,6 +23,7 @@ setup(
             "py.typed",
             "templates/flask_captcha_ext/*",
             "static/flask_captcha_ext/*",
+            "static/flask_captcha_ext/altcha/*",
             "selfhosted/fonts/*",
         ]
     },
@@ -40,10 +41,13 @@ setup(
     ],
     extras_require={
         "redis": ["redis>=4.2"],
+        # CAPTCHA_POW_ALGORITHM = "ARGON2ID" (the altcha library derives keys with argon2-cffi).
+        "argon2": ["argon2-cffi>=21.3"],
         # asgiref runs Flask's async def views (Flask[async]).
         "async": ["httpx>=0.25", "asgiref>=3.2"],
         "dev": [
             "redis>=4.2",
+            "argon2-cffi>=21.3",
             "httpx>=0.25",
             "asgiref>=3.2",
             "pytest>=7.4",

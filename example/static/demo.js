@@ -10,6 +10,10 @@
   var challengeBox = document.getElementById("demo-challenge");
   var idInput = document.getElementById("demo-captcha-id");
   var answerInput = document.getElementById("demo-user-input");
+  var proofInput = document.getElementById("demo-proof");
+  var proofStatus = document.getElementById("demo-proof-status");
+  var solving = null;      // the Promise of the current challenge's proof of work
+  var generation = 0;
   var requestOut = document.querySelector("#demo-request code");
   var responseOut = document.querySelector("#demo-response code");
   var statusBadge = document.getElementById("demo-status");
@@ -20,14 +24,43 @@
     return JSON.stringify(value, null, 2);
   }
 
-  /* Long base64 images would drown the JSON: show their start and length instead. */
+  function shorten(text) {
+    return text.slice(0, 40) + "\u2026 (" + text.length + " characters)";
+  }
+
+  /* Long base64 images and proofs would drown the JSON: show their start and length instead. */
   function forDisplay(data) {
-    if (data && typeof data.image === "string" && data.image.length > 60) {
-      var copy = Object.assign({}, data);
-      copy.image = data.image.slice(0, 40) + "\u2026 (" + data.image.length + " characters)";
-      return copy;
+    var copy = Object.assign({}, data);
+    ["image", "proof"].forEach(function (name) {
+      if (typeof copy[name] === "string" && copy[name].length > 60) {
+        copy[name] = shorten(copy[name]);
+      }
+    });
+    return copy;
+  }
+
+  /* The challenge's proof-of-work part, solved by widget.js's workers into the proof field. */
+  function solveProof(pow) {
+    var mine = ++generation;
+    proofInput.value = "";
+    proofStatus.textContent = "";
+    if (!pow || !window.FlaskCaptcha) {
+      solving = null;
+      return;
     }
-    return data;
+    proofStatus.textContent = "Solving the proof of work\u2026";
+    solving = window.FlaskCaptcha.solvePow(pow, { workersUrl: root.getAttribute("data-workers-url") })
+      .then(function (found) {
+        if (mine === generation) {
+          proofInput.value = found.payload;
+          proofStatus.textContent = "Solved: counter " + found.counter + " (" + found.algorithm +
+            ", " + found.workers + " worker(s), " + Math.round(found.time) + " ms).";
+        }
+      }, function (error) {
+        if (mine === generation) {
+          proofStatus.textContent = "Could not solve the proof of work: " + error.message;
+        }
+      });
   }
 
   function decodeClaims(token) {
@@ -49,7 +82,8 @@
   }
 
   function post(url, body) {
-    requestOut.textContent = "POST " + url + "\nContent-Type: application/json\n\n" + pretty(body);
+    requestOut.textContent = "POST " + url + "\nContent-Type: application/json\n\n" +
+      pretty(forDisplay(body));
     responseOut.textContent = "\u2026";
     statusBadge.textContent = "";
     statusBadge.removeAttribute("data-ok");
@@ -105,6 +139,7 @@
           idInput.value = result.data.captcha_id;
           answerInput.value = "";
           answerInput.focus();
+          solveProof(result.data.pow);
         }
       });
     });
@@ -112,12 +147,18 @@
 
   document.getElementById("demo-validate").addEventListener("submit", function (event) {
     event.preventDefault();
-    var body = {
-      site_key: siteKeyInput.value,
-      captcha_id: idInput.value,
-      user_input: answerInput.value
-    };
-    post(root.getAttribute("data-validate-url"), body).then(function (result) {
+    // Validating before the workers are done waits for them.
+    Promise.resolve(solving).then(function () {
+      var body = {
+        site_key: siteKeyInput.value,
+        captcha_id: idInput.value,
+        user_input: answerInput.value
+      };
+      if (proofInput.value) {
+        body.proof = proofInput.value;
+      }
+      return post(root.getAttribute("data-validate-url"), body);
+    }).then(function (result) {
       if (result.ok && result.data.token) {
         claimsOut.textContent = pretty(decodeClaims(result.data.token));
         tokenBox.hidden = false;

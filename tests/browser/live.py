@@ -38,8 +38,10 @@ def app_config(tmp_dir: Path, **overrides: Any) -> Dict[str, Any]:
         "TESTING": True,
         "SECRET_KEY": SECRET,
         "CAPTCHA_STORE_URL": "sqlite:///" + str(tmp_dir / "captcha.sqlite3"),
-        # A test session makes many challenges from one IP; limits get their own test.
+        # A test session makes many challenges from one IP; limits get their own test. So does
+        # pressure: here every challenge carries the base work, however many came before.
         **rate_limits(None),
+        "CAPTCHA_POW_LEVELS": ((0, 0, 1),),
         # Most tests drive the typed-answer widget, so the image comes first here (the default
         # puts proof of work first; tests/browser/test_pow.py drives that).
         "CAPTCHA_CHALLENGE_TYPES": ("image", "math", "pow"),

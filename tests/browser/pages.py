@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable, List
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
+from .conftest import TIMEOUT_MS
 from .live import LiveServer
 
 ANY = re.compile(r".+")
@@ -31,6 +32,7 @@ MEASURE_POW = """async ([id, timeoutMs]) => {
           workers: detail.workers, number: detail.number};
 }"""
 WRONG = "0000"  # never right: the image alphabet has no 0, and no math answer is 0
+NAME, EMAIL, MESSAGE = "Ada Lovelace", "ada@example.com", "Hello from the analytical engine."
 
 
 class Widget:
@@ -95,9 +97,56 @@ class Widget:
         expect(self.root.locator('input[name="captcha-token"]')).to_have_value(ANY)
 
 
+# -- the example's contact form (/) ----------------------------------------------------------------
+
+
+def fill_contact(page: Page) -> None:
+    page.get_by_label("Your name").fill(NAME)
+    page.get_by_label("Email address").fill(EMAIL)
+    page.get_by_label("Message").fill(MESSAGE)
+
+
+def expect_contact_kept(page: Page) -> None:
+    expect(page.get_by_label("Your name")).to_have_value(NAME)
+    expect(page.get_by_label("Email address")).to_have_value(EMAIL)
+    expect(page.get_by_label("Message")).to_have_value(MESSAGE)
+
+
+def expect_thanks(page: Page) -> None:
+    expect(page).to_have_url(re.compile(r"/thanks$"))
+    expect(page.get_by_role("status")).to_have_text(f"Thank you, {NAME}. Your message was sent.")
+
+
 def focused_outline(page: Page) -> Any:
     """The computed outline of the focused element: (style, width in px)."""
     return page.evaluate(
         "() => { const s = getComputedStyle(document.activeElement);"
         " return [s.outlineStyle, parseFloat(s.outlineWidth)]; }"
     )
+
+
+# -- the network, held and let go ------------------------------------------------------------------
+
+
+def hold(page: Page, pattern: str) -> List[Route]:
+    """Hold every request to ``pattern`` until the test lets it go (``release``). Requests of the
+    page's Web Workers count too (e.g. ``**/altcha/pbkdf2.js``, the proof-of-work worker)."""
+    held: List[Route] = []
+    page.route(pattern, lambda route: held.append(route))
+    return held
+
+
+def release(page: Page, pattern: str, held: List[Route]) -> None:
+    """Let the held requests go on, and stop holding new ones."""
+    page.route(pattern, lambda route: route.continue_())
+    for route in held:
+        route.continue_()
+
+
+def wait_for(page: Page, condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` (something only the test process sees) until true, or fail."""
+    for _ in range(TIMEOUT_MS // 50):
+        if condition():
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError("timed out")

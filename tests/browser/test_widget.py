@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Dict, List
 
 from playwright.sync_api import Page, expect
 
+from flask_captcha_ext.selfhosted.pow import decode_payload
+
 from .live import LiveServer
-from .pages import WRONG, Widget, focused_outline
-
-NAME, EMAIL, MESSAGE = "Ada Lovelace", "ada@example.com", "Hello from the analytical engine."
-
-
-def fill_contact(page: Page) -> None:
-    page.get_by_label("Your name").fill(NAME)
-    page.get_by_label("Email address").fill(EMAIL)
-    page.get_by_label("Message").fill(MESSAGE)
-
-
-def expect_contact_kept(page: Page) -> None:
-    expect(page.get_by_label("Your name")).to_have_value(NAME)
-    expect(page.get_by_label("Email address")).to_have_value(EMAIL)
-    expect(page.get_by_label("Message")).to_have_value(MESSAGE)
-
-
-def expect_thanks(page: Page) -> None:
-    expect(page).to_have_url(re.compile(r"/thanks$"))
-    expect(page.get_by_role("status")).to_have_text(f"Thank you, {NAME}. Your message was sent.")
-
+from .pages import (
+    EMAIL,
+    MESSAGE,
+    NAME,
+    WRONG,
+    Widget,
+    expect_contact_kept,
+    expect_thanks,
+    fill_contact,
+    focused_outline,
+    hold,
+    release,
+    wait_for,
+)
 
 # -- the contact form (Flask-WTF + CaptchaField) -----------------------------------------------
 
@@ -64,6 +59,66 @@ def test_the_widget_signs_the_expected_action_into_its_token(
     assert jwt.decode(token, options={"verify_signature": False})["act"] == "contact"
     page.get_by_role("button", name="Send message").click()
     expect_thanks(page)
+
+
+def test_an_image_token_needs_its_proof_of_work(page: Page, server: LiveServer) -> None:
+    """An image carries a proof-of-work part: the right answer alone is refused; the widget
+    solves the part in its workers while the person types, and its own submit passes."""
+    validations: List[Dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda r: validations.append(r.post_data_json) if r.url.endswith("/api/validate") else None,
+    )
+    page.goto(server.url + "/")
+    fill_contact(page)
+    widget = Widget(page)
+    first = widget.captcha_id()
+    expect(widget.root.locator("img.fce-image")).to_be_visible()
+    # Without ``proof`` the right answer does not pass (and the challenge is spent).
+    without_proof = server.app.test_client().post(
+        "/api/validate",
+        json={
+            "site_key": widget.root.get_attribute("data-fce-site-key"),
+            "captcha_id": first,
+            "user_input": server.answer(first),
+        },
+    )
+    assert without_proof.status_code == 200
+    assert without_proof.get_json() == {"valid": False}
+
+    widget.refresh_button.click()
+    second = widget.next_captcha_id(first)
+    widget.type_answer(server)
+    page.get_by_role("button", name="Send message").click()
+    expect_thanks(page)
+    # What the widget sent: the answer, and the ALTCHA payload of this challenge's pow part.
+    mine = [v for v in validations if v["captcha_id"] == second]
+    assert len(mine) == 1
+    assert mine[0]["user_input"] == server.answer(second)
+    proof = decode_payload(mine[0]["proof"])
+    assert proof is not None
+    assert proof["challenge"]["parameters"]["data"] == {"id": second}
+    expected = decode_payload(server.answers.proofs[second])  # the server's own solution
+    assert expected is not None
+    assert proof["solution"]["counter"] == expected["solution"]["counter"]
+
+
+def test_verify_waits_for_the_proof_of_work(page: Page, server: LiveServer) -> None:
+    """Answered before the workers are done: "Checking..." until they are, then validated."""
+    validations: List[str] = []
+    page.on("request", lambda r: validations.append(r.url) if "/api/validate" in r.url else None)
+    held = hold(page, "**/altcha/pbkdf2.js")  # the workers cannot start yet
+    page.goto(server.url + "/")
+    widget = Widget(page)
+    wait_for(page, lambda: len(held) > 0)
+    widget.type_answer(server)
+    widget.verify_button.click()
+    expect(widget.status).to_have_text("Checking\u2026")
+    expect(widget.verify_button).to_have_attribute("aria-disabled", "true")
+    assert validations == []  # nothing is sent without the proof
+    release(page, "**/altcha/pbkdf2.js", held)
+    widget.expect_verified()
+    assert len(validations) == 1
 
 
 def test_submit_before_verify_validates_first(page: Page, server: LiveServer) -> None:
@@ -204,6 +259,15 @@ def test_json_endpoint_submit_before_verify(page: Page, server: LiveServer) -> N
 # -- no JavaScript ------------------------------------------------------------------------------
 
 
+def wait_out_the_noscript_wait(page: Page) -> None:
+    """A no-JavaScript challenge takes no answer for the few seconds its hint states (the wait
+    that stands in for proof of work); wait them out from now, the page's render."""
+    hint = page.locator(".fce-noscript .fce-hint").text_content() or ""
+    seconds = re.search(r"(\d+) seconds or more", hint)
+    assert seconds, hint
+    page.wait_for_timeout(int(seconds.group(1)) * 1000 + 250)
+
+
 def test_form_works_without_javascript(new_page: Callable[..., Any], server: LiveServer) -> None:
     page = new_page(java_script_enabled=False)
     page.goto(server.url + "/")
@@ -211,13 +275,20 @@ def test_form_works_without_javascript(new_page: Callable[..., Any], server: Liv
     image = page.get_by_role("img", name="CAPTCHA image: distorted characters")
     expect(image).to_be_visible()
     captcha_id = page.locator('input[name="captcha-id"]').input_value()
-    # First a wrong answer: refused, what was typed is kept, a new challenge is shown.
+    # Sent at once: quicker than the challenge's wait allows; refused, what was typed is kept.
+    page.get_by_label("Type the characters shown in the image").fill(WRONG)
+    page.get_by_role("button", name="Send message").click()
+    expect(page.get_by_role("alert")).to_contain_text("quicker than this security check allows")
+    expect_contact_kept(page)
+    # After the wait, a wrong answer: refused, what was typed is kept, a new challenge is shown.
+    wait_out_the_noscript_wait(page)
     page.get_by_label("Type the characters shown in the image").fill(WRONG)
     page.get_by_role("button", name="Send message").click()
     expect(page.get_by_role("alert")).to_contain_text("wrong")
     expect_contact_kept(page)
     second_id = page.locator('input[name="captcha-id"]').input_value()
     assert second_id != captcha_id
+    wait_out_the_noscript_wait(page)
     page.get_by_label("Type the characters shown in the image").fill(server.answer(second_id))
     page.get_by_role("button", name="Send message").click()
     expect_thanks(page)

@@ -1,8 +1,10 @@
-/*! flask-captcha-ext self-hosted widget. Plain JavaScript, no build step, no third-party code.
+/*! flask-captcha-ext self-hosted widget. Plain JavaScript, no build step; proof of work runs in
+ * ALTCHA's own Web Workers (altcha/, vendored unchanged: see altcha/README.md).
  *
  * Mounts every `.fce-widget` container on DOMContentLoaded. A container carries data attributes
  * (see templates/flask_captcha_ext/widgets/selfhosted.html): data-fce-site-key, -generate-url,
- * -validate-url, -type, -types, -theme, -lang, -token-ttl, -action, and for proof of work -pow-worker-url,
+ * -validate-url, -type, -types, -theme, -lang, -token-ttl, -action, -min-work (sent to generate as
+ * min_work), -pow-workers-url (the folder of the workers; default: altcha/ beside this file),
  * -pow-progress ("visible") and -pow-start ("load" or "focus"). On success the widget writes a
  * single-use token into the container's <input type="hidden" name="captcha-token">.
  *
@@ -11,32 +13,44 @@
  *   reset(el)             drop the token and show a new challenge (e.g. after a fetch() used it)
  *   token(el)             the current token, or "" when not verified
  *   registerType(name, handler)   add or replace a challenge type (see TYPES below)
+ *   solvePow(challenge, options?) solve an ALTCHA challenge object (v2, or v1) in the workers;
+ *                         a Promise of {payload, counter, algorithm, time, workers}
  *   strings               the string table by language; add a language by adding a key
  *
  * Events (bubbling, on the container): fce:verified {detail: {token}}, fce:expired, fce:error
- * {detail: {status, detail}}, fce:solved {detail: {type, number, took, hashing, checked, workers}}
- * when the browser has solved a proof of work (took: milliseconds from the challenge to the number,
- * hashing: the workers' own time, workers: how many; 0 when solved in the page).
+ * {detail: {status, detail}}, fce:solved {detail: {type, algorithm, number, took, hashing, checked,
+ * workers}} when the browser has solved a proof of work (number: the counter found; took:
+ * milliseconds from the challenge to the counter; hashing: the finding worker's own time; checked:
+ * about how many counters were tried; workers: how many ran).
+ *
+ * Every challenge carries proof of work (ALTCHA PoW v2, or v1 with CAPTCHA_POW_ALGORITHM =
+ * "ALTCHA-V1"): a "pow" challenge is nothing else, and needs no person: the widget solves it,
+ * validates the payload and stores the token, showing only a short status ("Verifying you are
+ * human...", then "Verified") unless data-fce-pow-progress="visible" asks for a progress bar.
+ * Solving starts when the widget mounts, or with data-fce-pow-start="focus" when something in its
+ * form first gets focus (or the form is submitted). An "image" or "math" challenge has a `pow`
+ * part that the widget solves in the background while the person reads and types; its proof goes
+ * to validate with the answer (if it is not done yet, "Checking..." shows until it is).
+ *
+ * The workers (pbkdf2.js, sha.js, scrypt.js, argon2id.js, picked by the challenge's algorithm) are
+ * started by URL, so a CSP of worker-src 'self' (or script-src 'self') is enough; up to four split
+ * the counters between them. From another origin (a central service's widget) they start through
+ * a blob: URL that imports them (worker-src blob:). PBKDF2 and SHA need WebCrypto, i.e. a secure
+ * context (https, or localhost); where the browser cannot run the workers, or they cannot load,
+ * the widget shows an error saying so and does not block the form: the server decides.
  *
  * Submitting the form before verifying: the widget holds the submit once, validates what the
  * person typed, then submits again (form.requestSubmit, keeping the submitter) if it was right.
- * With nothing typed it holds the submit and asks for an answer. When no challenge could be
- * loaded (network error, rate limit, service down) it never blocks: the server decides.
- *
- * Proof of work ("pow", an ALTCHA v1 challenge) needs no person: the widget solves it in a Web
- * Worker (pow-worker.js, loaded by URL from beside this file: CSP worker-src 'self' is enough)
- * with WebCrypto SHA-256, validates the payload and stores the token. It shows only a short status
- * ("Verifying you are human...", then "Verified") unless data-fce-pow-progress="visible" asks
- * for a progress bar. Solving starts when the widget mounts, or with data-fce-pow-start="focus"
- * when something in its form first gets focus (or the form is submitted). A submit before the
- * solve is done is held, then sent once verified. The challenge is replaced before it expires, and
- * a new one solved when the token is about to expire. Without WebCrypto (plain http on a host
- * other than localhost) the widget switches to an image or math challenge if the site allows one,
- * else it says why it cannot work; without workers (or when pow-worker.js cannot load, e.g. this
- * script served from another origin) it solves in the page instead. "Use an image instead" (or "a
- * text question") lets a person leave proof of work for a typed challenge the site allows.
+ * With nothing typed it holds the submit and asks for an answer. A proof-of-work widget holds the
+ * submit until it is verified. When no challenge could be loaded (network error, rate limit,
+ * service down) it never blocks: the server decides. "Use an image instead" (or "a text
+ * question") lets a person leave proof of work for a typed challenge the site allows.
  *
  * Loaded twice (one script tag per widget on a page)? The second run does nothing.
+ *
+ * Parts, in order: constants; strings (i18n); DOM helpers; network; configuration; proof of work;
+ * challenge types; the widget (look and status, challenge lifecycle, answering, held submits,
+ * lifetimes, event wiring); the public API.
  */
 (function () {
   "use strict";
@@ -45,17 +59,19 @@
     return;
   }
 
-  var VERSION = "1";
+  // == constants ==================================================================================
+  var VERSION = "2";
   var TOKEN_FIELD = "captcha-token";
   var MAX_INPUT = 64;
   var MAX_AUTO_RETRY_S = 120;
   var MAX_AUTO_FAILURES = 3;   // proof of work: give up after this many refused solutions in a row
-  var POW_BATCH = 500;         // digests in flight per step when solving in the page
   var POW_MAX_WORKERS = 4;
-  // Where pow-worker.js lives when the container does not say: beside this script.
+  var POW_TIMEOUT_MS = 90000;  // the workers give up after this (or the challenge's lifetime)
+  // Where the altcha/ folder of workers is when the container does not say: beside this script.
   var SCRIPT_URL = document.currentScript && document.currentScript.src
     ? document.currentScript.src : "";
 
+  // == strings (i18n) =============================================================================
   var STRINGS = {
     en: {
       title: "Security check",
@@ -91,7 +107,9 @@
       powVerified: "Verified",
       powProgress: "Verification progress",
       powFallback: "Automatic verification is not available in this browser. Please answer this challenge instead.",
-      powUnsupported: "Automatic verification is not available in this browser. It needs a secure (https) connection."
+      powUnsupported: "Automatic verification is not available in this browser. It needs a secure (https) connection.",
+      powNoWorker: "Automatic verification is not available in this browser. It needs Web Workers.",
+      powWorkerFailed: "The security check could not start in this browser. Please reload the page and try again."
     },
     de: {
       title: "Sicherheitspr\u00fcfung",
@@ -127,7 +145,9 @@
       powVerified: "Best\u00e4tigt",
       powProgress: "Fortschritt der Pr\u00fcfung",
       powFallback: "Die automatische Pr\u00fcfung ist in diesem Browser nicht m\u00f6glich. Bitte l\u00f6sen Sie stattdessen diese Aufgabe.",
-      powUnsupported: "Die automatische Pr\u00fcfung ist in diesem Browser nicht m\u00f6glich. Sie braucht eine sichere (https-)Verbindung."
+      powUnsupported: "Die automatische Pr\u00fcfung ist in diesem Browser nicht m\u00f6glich. Sie braucht eine sichere (https-)Verbindung.",
+      powNoWorker: "Die automatische Pr\u00fcfung ist in diesem Browser nicht m\u00f6glich. Sie braucht Web Worker.",
+      powWorkerFailed: "Die Sicherheitspr\u00fcfung konnte in diesem Browser nicht starten. Bitte laden Sie die Seite neu und versuchen Sie es erneut."
     },
     fr: {
       title: "V\u00e9rification de s\u00e9curit\u00e9",
@@ -163,7 +183,9 @@
       powVerified: "V\u00e9rifi\u00e9",
       powProgress: "Progression de la v\u00e9rification",
       powFallback: "La v\u00e9rification automatique n\u2019est pas disponible dans ce navigateur. R\u00e9pondez plut\u00f4t \u00e0 ce d\u00e9fi.",
-      powUnsupported: "La v\u00e9rification automatique n\u2019est pas disponible dans ce navigateur. Elle n\u00e9cessite une connexion s\u00e9curis\u00e9e (https)."
+      powUnsupported: "La v\u00e9rification automatique n\u2019est pas disponible dans ce navigateur. Elle n\u00e9cessite une connexion s\u00e9curis\u00e9e (https).",
+      powNoWorker: "La v\u00e9rification automatique n\u2019est pas disponible dans ce navigateur. Elle n\u00e9cessite les Web Workers.",
+      powWorkerFailed: "La v\u00e9rification n\u2019a pas pu d\u00e9marrer dans ce navigateur. Rechargez la page, puis r\u00e9essayez."
     },
     es: {
       title: "Comprobaci\u00f3n de seguridad",
@@ -199,24 +221,471 @@
       powVerified: "Verificado",
       powProgress: "Progreso de la comprobaci\u00f3n",
       powFallback: "La comprobaci\u00f3n autom\u00e1tica no est\u00e1 disponible en este navegador. Responda a este reto en su lugar.",
-      powUnsupported: "La comprobaci\u00f3n autom\u00e1tica no est\u00e1 disponible en este navegador. Necesita una conexi\u00f3n segura (https)."
+      powUnsupported: "La comprobaci\u00f3n autom\u00e1tica no est\u00e1 disponible en este navegador. Necesita una conexi\u00f3n segura (https).",
+      powNoWorker: "La comprobaci\u00f3n autom\u00e1tica no est\u00e1 disponible en este navegador. Necesita Web Workers.",
+      powWorkerFailed: "La comprobaci\u00f3n no pudo iniciarse en este navegador. Recargue la p\u00e1gina e int\u00e9ntelo de nuevo."
     }
   };
 
-  /* Challenge types: the extension point. One handler per `type` the generate endpoint returns.
+  function pickLanguage(requested) {
+    var candidates = [requested, document.documentElement.getAttribute("lang")];
+    for (var i = 0; i < candidates.length; i++) {
+      var code = (candidates[i] || "").toLowerCase().split(/[-_]/)[0];
+      if (STRINGS[code]) {
+        return code;
+      }
+    }
+    return "en";
+  }
+
+  /* t(key, vars): the string of `lang` (English when missing), with {name} filled from vars. */
+  function translator(lang) {
+    return function t(key, vars) {
+      var text = (STRINGS[lang] || {})[key] || STRINGS.en[key] || key;
+      if (vars) {
+        Object.keys(vars).forEach(function (k) { text = text.replace("{" + k + "}", vars[k]); });
+      }
+      return text;
+    };
+  }
+
+  // == DOM helpers ================================================================================
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var ICON_REFRESH = "M17.65 6.35A7.96 7.96 0 0 0 12 4a8 8 0 1 0 7.73 10h-2.08A6 6 0 1 1 12 6" +
+    "c1.66 0 3.14.69 4.22 1.78L13 11h7V4l-2.35 2.35z";
+  var ICON_CHECK = "M9 16.17 4.83 12l-1.42 1.41L9 19 21 7l-1.41-1.41z";
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (name) {
+        if (attrs[name] !== null && attrs[name] !== undefined) {
+          node.setAttribute(name, attrs[name]);
+        }
+      });
+    }
+    if (text !== undefined) {
+      node.textContent = text;
+    }
+    return node;
+  }
+
+  function icon(path) {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "20");
+    svg.setAttribute("height", "20");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var p = document.createElementNS(SVG_NS, "path");
+    p.setAttribute("d", path);
+    svg.appendChild(p);
+    return svg;
+  }
+
+  // == network ====================================================================================
+  function postJson(url, body, signal) {
+    return fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify(body),
+      cache: "no-store",
+      signal: signal
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        return {
+          status: response.status,
+          ok: response.ok,
+          data: data || {},
+          retryAfter: parseInt(response.headers.get("Retry-After") || "", 10)
+        };
+      });
+    });
+  }
+
+  /* What to tell the person about a failed request (`response` null: it never arrived). */
+  function failureMessage(t, response) {
+    if (!response) {
+      return t("network");
+    }
+    if (response.status === 429) {
+      var wait = response.retryAfter;
+      if (wait > 90) {  // people read minutes, not "2157 seconds"
+        return t("rateLimitedMinutes", { m: Math.ceil(wait / 60) });
+      }
+      return wait > 0 ? t("rateLimited", { s: wait }) : t("rateLimitedShort");
+    }
+    return response.status >= 500 ? t("unavailable") : t("failed");
+  }
+
+  // == configuration ==============================================================================
+  function parseSeconds(value, fallback) {
+    var n = parseInt(value, 10);
+    return n > 0 ? n : fallback;
+  }
+
+  /* Refresh this long before something expires: 10 s, or a fifth of short lifetimes. */
+  function lead(seconds) {
+    return Math.min(10, seconds / 5) * 1000;
+  }
+
+  function defaultWorkersUrl() {
+    try {
+      return SCRIPT_URL ? new URL("altcha/", SCRIPT_URL).href : "";
+    } catch (error) {
+      return "";
+    }
+  }
+
+  function readConfig(root, options) {
+    var d = root.dataset;
+    var o = options || {};
+    var types = o.types || (d.fceTypes || "pow image").split(/[\s,]+/).filter(Boolean);
+    var minWork = parseFloat(o.minWork || d.fceMinWork);
+    return {
+      siteKey: o.siteKey || d.fceSiteKey || "",
+      generateUrl: o.generateUrl || d.fceGenerateUrl || "",
+      validateUrl: o.validateUrl || d.fceValidateUrl || "",
+      type: o.type || d.fceType || types[0] || "pow",
+      action: o.action || d.fceAction || "",
+      types: types,
+      theme: o.theme || d.fceTheme || "auto",
+      lang: pickLanguage(o.lang || d.fceLang),
+      tokenTtl: parseSeconds(o.tokenTtl || d.fceTokenTtl, 300),
+      minWork: minWork > 0 ? minWork : null,
+      powWorkersUrl: o.powWorkersUrl || d.fcePowWorkersUrl || defaultWorkersUrl(),
+      powProgress: String(o.powProgress || d.fcePowProgress || "") === "visible" ||
+        o.powProgress === true,
+      powStart: (o.powStart || d.fcePowStart) === "focus" ? "focus" : "load"
+    };
+  }
+
+  // == proof of work ==============================================================================
+  // An ALTCHA challenge (generate's `challenge` for pow, `pow` for image and math) is solved by
+  // the vendored worker for its algorithm: find the counter whose derived key starts with
+  // keyPrefix. v1 challenges go through sha.js the way the ALTCHA widget converts them.
+
+  function now() {
+    return window.performance && performance.now ? performance.now() : Date.now();
+  }
+
+  function isAbort(error) {
+    return !!error && error.name === "AbortError";
+  }
+
+  /* An Error whose `key` names the string to show (the message is for the console). */
+  function powError(key, message) {
+    var error = new Error(message);
+    error.key = key;
+    return error;
+  }
+
+  function abortError() {
+    var error = new Error("aborted");
+    error.name = "AbortError";
+    return error;
+  }
+
+  function isHex(value, allowEmpty) {
+    return typeof value === "string" && (allowEmpty || value !== "") &&
+      value.length % 2 === 0 && !/[^0-9a-f]/i.test(value);
+  }
+
+  function utf8Hex(text) {
+    var bytes = new TextEncoder().encode(text);
+    var hex = "";
+    for (var i = 0; i < bytes.length; i++) {
+      hex += (bytes[i] < 16 ? "0" : "") + bytes[i].toString(16);
+    }
+    return hex;
+  }
+
+  function base64Json(value) {
+    var bytes = new TextEncoder().encode(JSON.stringify(value));
+    var binary = "";
+    for (var i = 0; i < bytes.length; i++) {
+      binary += String.fromCharCode(bytes[i]);
+    }
+    return window.btoa(binary);
+  }
+
+  /* The worker file (in the altcha/ folder) that solves `algorithm`, and what it needs. */
+  function workerFor(algorithm) {
+    var name = String(algorithm || "").toUpperCase();
+    if (name.indexOf("PBKDF2/") === 0) {
+      return { file: "pbkdf2.js", webCrypto: true };
+    }
+    if (/^SHA-(256|384|512)$/.test(name)) {
+      return { file: "sha.js", webCrypto: true };
+    }
+    if (name === "SCRYPT") {
+      return { file: "scrypt.js", webCrypto: false };
+    }
+    if (name === "ARGON2ID") {
+      return { file: "argon2id.js", webCrypto: false };
+    }
+    return null;
+  }
+
+  /* ALTCHA's createChallengeFromV1: a v1 challenge as v2 parameters for sha.js (cost 1, the
+   * salt's UTF-8 bytes as nonce, counters as decimal strings). */
+  function challengeFromV1(c) {
+    var data = {};
+    var query = c.salt.split("?")[1];
+    if (query) {
+      try {
+        new URLSearchParams(query).forEach(function (value, name) { data[name] = value; });
+      } catch (error) {
+        data = {};
+      }
+    }
+    var algorithm = c.algorithm.toUpperCase();
+    return {
+      parameters: {
+        algorithm: algorithm,
+        cost: 1,
+        data: data,
+        expiresAt: data.expires ? parseInt(data.expires, 10) : undefined,
+        keyLength: algorithm === "SHA-512" ? 64 : algorithm === "SHA-384" ? 48 : 32,
+        nonce: utf8Hex(c.salt),
+        keyPrefix: c.challenge,
+        salt: ""
+      },
+      signature: c.signature
+    };
+  }
+
+  /* A checked job from generate's challenge object: {challenge (v2 shape), v1 (the original v1
+   * object, or null), counterMode, worker}; null when it is malformed. */
+  function powJob(raw) {
+    if (!raw || typeof raw !== "object") {
+      return null;
+    }
+    var v1 = null;
+    var challenge = raw;
+    if (!raw.parameters && typeof raw.challenge === "string") {
+      if (typeof raw.algorithm !== "string" || typeof raw.salt !== "string" ||
+          typeof raw.signature !== "string" || !isHex(raw.challenge)) {
+        return null;
+      }
+      v1 = raw;
+      challenge = challengeFromV1(raw);
+    }
+    var p = challenge.parameters;
+    if (!p || typeof p !== "object" || typeof p.algorithm !== "string" || !isHex(p.nonce, true) ||
+        !isHex(p.salt, true) || !isHex(p.keyPrefix) || typeof challenge.signature !== "string") {
+      return null;
+    }
+    return {
+      challenge: { parameters: p, signature: challenge.signature },
+      v1: v1,
+      counterMode: v1 ? "string" : "uint32",
+      worker: workerFor(p.algorithm)
+    };
+  }
+
+  /* Why this browser cannot solve the job (a string key), or null when it can. */
+  function powProblem(job) {
+    if (!job) {
+      return "failed";
+    }
+    if (!job.worker) {
+      return "unsupported";
+    }
+    if (typeof Worker !== "function" || typeof URL !== "function") {
+      return "powNoWorker";
+    }
+    if (job.worker.webCrypto) {
+      var c = window.crypto;
+      if (window.isSecureContext === false || !c || !c.subtle) {
+        return "powUnsupported";
+      }
+    } else if (typeof WebAssembly !== "object") {
+      return "powNoWorker";
+    }
+    return null;
+  }
+
+  /* The base64 payload validate takes: ALTCHA's own v2 shape, or createPayloadV1's for v1. */
+  function powPayload(job, solution) {
+    if (job.v1) {
+      return base64Json({
+        algorithm: job.v1.algorithm,
+        challenge: job.v1.challenge,
+        number: solution.counter,
+        salt: job.v1.salt,
+        signature: job.v1.signature,
+        took: solution.time || 0
+      });
+    }
+    return base64Json({
+      challenge: job.challenge,
+      solution: { counter: solution.counter, derivedKey: solution.derivedKey, time: solution.time }
+    });
+  }
+
+  var bootstrapUrls = {};
+
+  /* A Worker running `url`. Browsers start workers only from the page's origin: a worker file on
+   * another origin (a central service) is imported by a small same-origin blob: script. */
+  function startWorker(url) {
+    var absolute = new URL(url, document.baseURI);
+    if (absolute.origin === window.location.origin) {
+      return new Worker(absolute.href);
+    }
+    if (!bootstrapUrls[absolute.href]) {
+      var source = "importScripts(" + JSON.stringify(absolute.href) + ");";
+      bootstrapUrls[absolute.href] = URL.createObjectURL(
+        new Blob([source], { type: "text/javascript" }));
+    }
+    return new Worker(bootstrapUrls[absolute.href]);
+  }
+
+  /* Run `count` workers on the job, worker i trying counters i, i + count, ...; resolves the
+   * first solution ({counter, derivedKey, time}), or null when every worker gave up. */
+  function runWorkers(job, url, count, signal, timeout) {
+    return new Promise(function (resolve, reject) {
+      var workers = [];
+      var gaveUp = 0;
+      var finished = false;
+
+      function finish(settle, value) {
+        if (finished) {
+          return;
+        }
+        finished = true;
+        workers.forEach(function (worker) { worker.terminate(); });
+        if (signal) {
+          signal.removeEventListener("abort", onAbort);
+        }
+        settle(value);
+      }
+      function onAbort() {
+        finish(reject, abortError());
+      }
+      function onMessage(event) {
+        var m = event.data;
+        if (m && m.error) {
+          var text = String(m.error && m.error.message ? m.error.message : m.error);
+          finish(reject, powError("failed", "proof-of-work worker: " + text));
+        } else if (m && typeof m.counter === "number") {
+          finish(resolve, m);
+        } else if (++gaveUp === workers.length) {
+          finish(resolve, null);
+        }
+      }
+      function onError(event) {   // could not load (404, CSP, wrong MIME type) or crashed
+        if (event && event.preventDefault) {
+          event.preventDefault();
+        }
+        finish(reject, powError("powWorkerFailed", "the proof-of-work worker " + url +
+          " did not start" + (event && event.message ? ": " + event.message : "")));
+      }
+
+      if (signal) {
+        if (signal.aborted) {
+          reject(abortError());
+          return;
+        }
+        signal.addEventListener("abort", onAbort);
+      }
+      for (var i = 0; i < count && !finished; i++) {
+        var worker;
+        try {
+          worker = startWorker(url);    // throws for a blocked (CSP) or malformed URL
+        } catch (error) {
+          finish(reject, powError("powWorkerFailed", "could not start " + url + ": " + error));
+          return;
+        }
+        workers.push(worker);
+        worker.onmessage = onMessage;
+        worker.onerror = onError;
+        worker.postMessage({
+          type: "work", challenge: job.challenge, counterMode: job.counterMode,
+          counterStart: i, counterStep: count, timeout: timeout
+        });
+      }
+    });
+  }
+
+  /* Solve generate's ALTCHA challenge object `raw` in the vendored workers. options: workersUrl
+   * (the altcha/ folder), signal (AbortSignal), timeout (ms), workers (how many, at most 4).
+   * Resolves {payload, counter, algorithm, time, workers}; rejects with an Error whose `key`
+   * names the string to show, or an AbortError. */
+  function solvePow(raw, options) {
+    var o = options || {};
+    var job = powJob(raw);
+    var problem = powProblem(job);
+    if (problem) {
+      return Promise.reject(powError(problem, "cannot solve this proof of work here (" + problem +
+        ")"));
+    }
+    var base = o.workersUrl || defaultWorkersUrl();
+    var url;
+    try {
+      url = new URL(job.worker.file, new URL(base, document.baseURI)).href;
+    } catch (error) {
+      return Promise.reject(powError("powWorkerFailed", "no proof-of-work workers URL"));
+    }
+    var cores = navigator.hardwareConcurrency || 1;
+    var wanted = Math.max(1, Math.min(o.workers || POW_MAX_WORKERS, POW_MAX_WORKERS, cores));
+    var timeout = o.timeout > 0 ? o.timeout : POW_TIMEOUT_MS;
+
+    function attempt(count) {
+      return runWorkers(job, url, count, o.signal, timeout).catch(function (error) {
+        // A memory-hard algorithm on a small device: fewer workers need less memory.
+        if (count > 1 && /out of memory/i.test(String(error && error.message))) {
+          return attempt(Math.floor(count / 2));
+        }
+        throw error;
+      }).then(function (solution) {
+        if (!solution) {
+          throw powError("failed", "proof of work: no solution within " + timeout + " ms");
+        }
+        return {
+          payload: powPayload(job, solution), counter: solution.counter,
+          algorithm: job.challenge.parameters.algorithm, time: solution.time, workers: count
+        };
+      });
+    }
+    return attempt(wanted);
+  }
+
+  /* Solve the proof of work `raw` of a challenge of `type` for a widget (ctx), announcing it with
+   * fce:solved; a Promise of the payload. */
+  function solveFor(ctx, raw, type, expiresIn) {
+    var began = now();
+    var lifetime = parseSeconds(expiresIn, POW_TIMEOUT_MS / 1000);
+    return solvePow(raw, {
+      workersUrl: ctx.options.powWorkersUrl, signal: ctx.signal,
+      timeout: Math.min(POW_TIMEOUT_MS, Math.max(10, lifetime) * 1000)
+    }).then(function (found) {
+      ctx.emit("fce:solved", {
+        type: type, algorithm: found.algorithm, number: found.counter, took: now() - began,
+        hashing: found.time, checked: found.counter + 1, workers: found.workers
+      });
+      return found.payload;
+    });
+  }
+
+  // == challenge types ============================================================================
+  /* The extension point: one handler per `type` the generate endpoint returns.
    *
    *   typed: true   the person types the answer into the widget's text input;
    *                 render(ctx, data) shows the challenge in ctx.view and returns
-   *                 {label, hint, inputMode} for that input.
+   *                 {label, hint, inputMode} for that input. A `pow` part in data is solved by
+   *                 the widget in the background and sent as `proof`.
    *   typed: false  the browser finds the answer itself (proof of work);
    *                 render(ctx, data) may show progress in ctx.view, and
    *                 solve(ctx, data) returns a Promise of the `user_input` string to validate.
    *                 ctx.signal aborts when the challenge is replaced; ctx.announce(text) speaks.
    *                 Optional supported() says whether this browser can solve it at all; when it
    *                 cannot, the widget offers a typed type the site allows instead.
+   *   problem(ctx, data)  optional: the string key saying why this browser cannot take the
+   *                 challenge (shown as an error), or null.
    *
    * ctx = {view, t(key), el(tag, attrs, text), signal, announce(text), emit(name, detail), lang,
-   *        options} (options: the widget's configuration, e.g. powWorkerUrl, powProgress).
+   *        options} (options: the widget's configuration, e.g. powWorkersUrl, powProgress).
    * Register with FlaskCaptcha.registerType(name, handler) from a script loaded after this one.
    */
   var TYPES = {
@@ -239,1104 +708,803 @@
         ctx.view.appendChild(ctx.el("p", { "class": "fce-question" }, data.question));
         return { label: ctx.t("mathLabel"), hint: ctx.t("mathHint"), inputMode: "numeric" };
       }
+    },
+    pow: {
+      typed: false,
+      problem: function (ctx, data) {
+        return powProblem(powJob(data.challenge));
+      },
+      render: function (ctx) {
+        if (ctx.options.powProgress) {
+          ctx.progress = progressBar(ctx);
+        }
+        return {};
+      },
+      solve: function (ctx, data) {
+        return solveFor(ctx, data.challenge, "pow", data.expires_in).then(function (payload) {
+          if (ctx.progress) {
+            ctx.progress();
+          }
+          return payload;
+        });
+      }
     }
-    // pow: POW, defined below with the solver it needs
   };
 
-  // -- proof of work (ALTCHA v1) ---------------------------------------------------------------
-  var DIGEST_SIZES = { "SHA-1": 20, "SHA-256": 32, "SHA-384": 48, "SHA-512": 64 };
-  var powJobs = 0;
-
-  function now() {
-    return window.performance && performance.now ? performance.now() : Date.now();
-  }
-
-  function powSupported() {
-    var c = window.crypto;
-    return !!(c && c.subtle && typeof c.subtle.digest === "function" &&
-      typeof TextEncoder === "function" && typeof Uint8Array === "function");
-  }
-
-  function abortError() {
-    var error = new Error("aborted");
-    error.name = "AbortError";
-    return error;
-  }
-
-  function hexBytes(hex, length) {
-    if (typeof hex !== "string" || hex.length !== length * 2 || /[^0-9a-f]/i.test(hex)) {
-      return null;
-    }
-    var out = new Uint8Array(length);
-    for (var i = 0; i < length; i++) {
-      out[i] = parseInt(hex.substr(i * 2, 2), 16);
-    }
-    return out;
-  }
-
-  /* generate's `challenge` object, checked: {algorithm, challenge, salt, signature, maxnumber}. */
-  function powChallenge(data) {
-    var c = data && data.challenge;
-    if (!c || typeof c !== "object") {
-      return null;
-    }
-    var algorithm = typeof c.algorithm === "string" ? c.algorithm : "SHA-256";
-    var max = c.maxnumber === undefined ? 1000000 : Number(c.maxnumber);
-    if (!DIGEST_SIZES[algorithm.toUpperCase()] || typeof c.salt !== "string" ||
-        typeof c.signature !== "string" ||
-        !hexBytes(c.challenge, DIGEST_SIZES[algorithm.toUpperCase()]) ||
-        !(max >= 0) || Math.floor(max) !== max || max > 1e9) {
-      return null;
-    }
-    return {
-      algorithm: algorithm, challenge: c.challenge, salt: c.salt, signature: c.signature,
-      maxnumber: max
+  /* data-fce-pow-progress="visible": a bar, indeterminate while the workers search (how many
+   * counters the search takes is the server's secret), full once solved. Returns done(). */
+  function progressBar(ctx) {
+    var bar = ctx.el("div", {
+      "class": "fce-progress fce-progress-busy", role: "progressbar",
+      "aria-label": ctx.t("powProgress"), "aria-valuemin": "0", "aria-valuemax": "100"
+    });
+    var fill = ctx.el("div", { "class": "fce-progress-fill" });
+    bar.appendChild(fill);
+    ctx.view.appendChild(bar);
+    return function done() {
+      bar.classList.remove("fce-progress-busy");
+      bar.setAttribute("aria-valuenow", "100");
+      fill.style.transform = "scaleX(1)";   // CSSOM: CSP-safe
     };
   }
 
-  /* The ALTCHA payload: base64 of JSON {algorithm, challenge, number, salt, signature}. */
-  function powPayload(c, number) {
-    var json = JSON.stringify({
-      algorithm: c.algorithm, challenge: c.challenge, number: number, salt: c.salt,
-      signature: c.signature
-    });
-    var bytes = new TextEncoder().encode(json);
-    var binary = "";
-    for (var i = 0; i < bytes.length; i++) {
-      binary += String.fromCharCode(bytes[i]);
-    }
-    return window.btoa(binary);
+  function handlerFor(name) {
+    return Object.prototype.hasOwnProperty.call(TYPES, name) && TYPES[name] ? TYPES[name] : null;
   }
 
-  /* The in-page copy of pow-worker.js's loop, for browsers or pages where workers fail: digests
-   * in batches (the next issued before the last is checked), one reused input buffer, byte
-   * comparison. Resolves {number (-1: none), checked}; stops early when stopped() is true. */
-  function scanRange(c, start, end, onProgress, stopped) {
-    var subtle = window.crypto.subtle;
-    var algorithm = c.algorithm.toUpperCase();
-    var target = hexBytes(c.challenge, DIGEST_SIZES[algorithm]);
-    var prefix = new TextEncoder().encode(c.salt);
-    var p = prefix.length;
-    var buffer = new Uint8Array(p + 16);
-    buffer.set(prefix);
-    var views = [];
-    for (var len = 0; len <= 16; len++) {
-      views.push(buffer.subarray(0, p + len));
-    }
-    var checked = 0;
-    var reported = now();
-
-    function issue(from) {
-      var to = Math.min(end, from + POW_BATCH - 1);
-      var digests = new Array(to - from + 1);
-      for (var n = from; n <= to; n++) {
-        var digits = String(n);
-        for (var i = 0; i < digits.length; i++) {
-          buffer[p + i] = digits.charCodeAt(i);
-        }
-        digests[n - from] = subtle.digest(algorithm, views[digits.length]);
-      }
-      return { from: from, to: to, done: Promise.all(digests) };
-    }
-
-    function same(result) {
-      var digest = new Uint8Array(result);
-      for (var i = 0; i < target.length; i++) {
-        if (digest[i] !== target[i]) {
-          return false;
-        }
-      }
-      return true;
-    }
-
-    function step(batch) {
-      var next = batch.to < end ? issue(batch.to + 1) : null;
-      return batch.done.then(function (results) {
-        if (stopped()) {
-          return { number: -1, checked: checked, stopped: true };
-        }
-        for (var i = 0; i < results.length; i++) {
-          if (same(results[i])) {
-            return { number: batch.from + i, checked: checked + i + 1 };
-          }
-        }
-        checked += results.length;
-        if (now() - reported >= 100) {
-          reported = now();
-          onProgress(checked);
-        }
-        return next ? step(next) : { number: -1, checked: checked };
-      });
-    }
-
-    return step(issue(start));
+  /* A type the browser solves by itself (proof of work), as opposed to a typed one. */
+  function isAutoType(name) {
+    var h = handlerFor(name);
+    return !!(h && !h.typed);
   }
 
-  function solveInPage(ctx, c, report) {
-    var began = now();
-    var stopped = function () { return !!(ctx.signal && ctx.signal.aborted); };
-    return scanRange(c, 0, c.maxnumber, report, stopped).then(function (found) {
-      if (found.stopped) {
-        throw abortError();
-      }
-      return { number: found.number, checked: found.checked, workers: 0, hashing: now() - began };
-    });
+  function canRun(name) {
+    var h = handlerFor(name);
+    return !!h && (typeof h.supported !== "function" || h.supported());
   }
 
-  /* Split 0..maxnumber over a few workers (contiguous slices); the first to find n wins. */
-  function solveWithWorkers(ctx, c, report) {
-    return new Promise(function (resolve, reject) {
-      var url = ctx.options.powWorkerUrl;
-      if (typeof Worker !== "function" || !url) {
-        reject(new Error("no Web Worker support"));
-        return;
-      }
-      var cores = (navigator.hardwareConcurrency || 2);
-      var count = Math.max(1, Math.min(POW_MAX_WORKERS, cores, Math.ceil((c.maxnumber + 1) / 20000)));
-      var slice = Math.ceil((c.maxnumber + 1) / count);
-      var id = ++powJobs;
-      var workers = [];
-      var checked = [];
-      var exhausted = 0;
-      var finished = false;
-
-      function total() {
-        return checked.reduce(function (a, b) { return a + b; }, 0);
-      }
-      function stop() {
-        finished = true;
-        workers.forEach(function (w) { w.terminate(); });
-        if (ctx.signal) {
-          ctx.signal.removeEventListener("abort", onAbort);
-        }
-      }
-      function onAbort() {
-        if (!finished) {
-          stop();
-          reject(abortError());
-        }
-      }
-      function listen(index, worker) {
-        worker.onmessage = function (event) {
-          var m = event.data || {};
-          if (finished || m.id !== id) {
-            return;
-          }
-          if (typeof m.checked === "number") {
-            checked[index] = m.checked;
-          }
-          if (m.type === "progress") {
-            report(total());
-          } else if (m.type === "found") {
-            stop();
-            resolve({ number: m.number, checked: total(), workers: workers.length, hashing: m.took });
-          } else if (m.type === "exhausted") {
-            exhausted += 1;
-            if (exhausted === workers.length) {
-              stop();
-              resolve({ number: -1, checked: total(), workers: workers.length, hashing: m.took });
-            }
-          } else if (m.type === "error") {
-            stop();
-            reject(new Error("proof-of-work worker: " + m.message));
-          }
-        };
-        worker.onerror = function (event) {   // could not load (404, CSP) or crashed
-          if (event && event.preventDefault) {
-            event.preventDefault();
-          }
-          if (!finished) {
-            stop();
-            reject(new Error("the proof-of-work worker failed"));
-          }
-        };
-      }
-
-      if (ctx.signal) {
-        if (ctx.signal.aborted) {
-          reject(abortError());
-          return;
-        }
-        ctx.signal.addEventListener("abort", onAbort);
-      }
-      for (var i = 0; i < count; i++) {
-        var start = i * slice;
-        var end = Math.min(c.maxnumber, start + slice - 1);
-        if (start > end) {
-          break;
-        }
-        var worker;
-        try {
-          worker = new Worker(url);      // throws for a cross-origin URL
-        } catch (error) {
-          stop();
-          reject(error);
-          return;
-        }
-        workers.push(worker);
-        checked.push(0);
-        listen(workers.length - 1, worker);
-        worker.postMessage({
-          type: "solve", id: id, algorithm: c.algorithm, challenge: c.challenge, salt: c.salt,
-          start: start, end: end
-        });
-      }
-    });
-  }
-
-  var POW = {
-    typed: false,
-    supported: powSupported,
-    render: function (ctx) {
-      if (!ctx.options.powProgress) {
-        return {};
-      }
-      var bar = ctx.el("div", {
-        "class": "fce-progress", role: "progressbar", "aria-label": ctx.t("powProgress"),
-        "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": "0"
-      });
-      var fill = ctx.el("div", { "class": "fce-progress-fill" });
-      bar.appendChild(fill);
-      ctx.view.appendChild(bar);
-      ctx.progress = function (fraction) {
-        var percent = Math.max(0, Math.min(100, Math.floor(fraction * 100)));
-        if (bar.getAttribute("aria-valuenow") !== String(percent)) {
-          bar.setAttribute("aria-valuenow", String(percent));
-          fill.style.transform = "scaleX(" + (percent / 100) + ")";   // CSSOM: CSP-safe
-        }
-      };
-      return {};
-    },
-    solve: function (ctx, data) {
-      var c = powChallenge(data);
-      if (!c) {
-        return Promise.reject(new Error("malformed proof-of-work challenge"));
-      }
-      var began = now();
-      var report = function (checked) {
-        if (ctx.progress) {
-          ctx.progress(checked / (c.maxnumber + 1));
-        }
-      };
-      return solveWithWorkers(ctx, c, report).catch(function (error) {
-        if (error && error.name === "AbortError") {
-          throw error;
-        }
-        if (window.console) {
-          window.console.warn("flask-captcha-ext: solving in the page (" + error.message + ")");
-        }
-        return solveInPage(ctx, c, report);
-      }).then(function (found) {
-        if (found.number < 0) {
-          throw new Error("proof of work: no solution up to maxnumber");
-        }
-        if (ctx.progress) {
-          ctx.progress(1);
-        }
-        ctx.emit("fce:solved", {
-          type: "pow", number: found.number, took: now() - began, hashing: found.hashing,
-          checked: found.checked, workers: found.workers
-        });
-        return powPayload(c, found.number);
-      });
-    }
-  };
-  TYPES.pow = POW;
-
+  // == the widget =================================================================================
   var controllers = new WeakMap();
   var counter = 0;
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    if (attrs) {
-      Object.keys(attrs).forEach(function (name) {
-        if (attrs[name] !== null && attrs[name] !== undefined) {
-          node.setAttribute(name, attrs[name]);
-        }
-      });
+  /* The widget's elements, built once inside `root`. */
+  function buildDom(root, cfg, t, uid) {
+    var dom = {};
+    dom.tokenInput = root.querySelector('input[name="' + TOKEN_FIELD + '"]');
+    if (!dom.tokenInput) {
+      dom.tokenInput = el("input", { type: "hidden", name: TOKEN_FIELD });
+      root.insertBefore(dom.tokenInput, root.firstChild);
     }
-    if (text !== undefined) {
-      node.textContent = text;
-    }
-    return node;
-  }
-
-  var SVG_NS = "http://www.w3.org/2000/svg";
-
-  function icon(path) {
-    var svg = document.createElementNS(SVG_NS, "svg");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("width", "20");
-    svg.setAttribute("height", "20");
-    svg.setAttribute("aria-hidden", "true");
-    svg.setAttribute("focusable", "false");
-    var p = document.createElementNS(SVG_NS, "path");
-    p.setAttribute("d", path);
-    svg.appendChild(p);
-    return svg;
-  }
-
-  var ICON_REFRESH = "M17.65 6.35A7.96 7.96 0 0 0 12 4a8 8 0 1 0 7.73 10h-2.08A6 6 0 1 1 12 6c1.66 " +
-    "0 3.14.69 4.22 1.78L13 11h7V4l-2.35 2.35z";
-  var ICON_CHECK = "M9 16.17 4.83 12l-1.42 1.41L9 19 21 7l-1.41-1.41z";
-
-  function pickLanguage(requested) {
-    var candidates = [requested, document.documentElement.getAttribute("lang")];
-    for (var i = 0; i < candidates.length; i++) {
-      var code = (candidates[i] || "").toLowerCase().split(/[-_]/)[0];
-      if (STRINGS[code]) {
-        return code;
-      }
-    }
-    return "en";
-  }
-
-  function parseSeconds(value, fallback) {
-    var n = parseInt(value, 10);
-    return n > 0 ? n : fallback;
-  }
-
-  /* Refresh this long before something expires: 10 s, or a fifth of short lifetimes. */
-  function lead(seconds) {
-    return Math.min(10, seconds / 5) * 1000;
-  }
-
-  function postJson(url, body, signal) {
-    return fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify(body),
-      cache: "no-store",
-      signal: signal
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (data) {
-        return {
-          status: response.status,
-          ok: response.ok,
-          data: data || {},
-          retryAfter: parseInt(response.headers.get("Retry-After") || "", 10)
-        };
-      });
-    });
-  }
-
-  function readConfig(root, options) {
-    var d = root.dataset;
-    var o = options || {};
-    var types = o.types || (d.fceTypes || "pow image").split(/[\s,]+/).filter(Boolean);
-    return {
-      siteKey: o.siteKey || d.fceSiteKey || "",
-      generateUrl: o.generateUrl || d.fceGenerateUrl || "",
-      validateUrl: o.validateUrl || d.fceValidateUrl || "",
-      type: o.type || d.fceType || types[0] || "pow",
-      action: o.action || d.fceAction || "",
-      types: types,
-      theme: o.theme || d.fceTheme || "auto",
-      lang: pickLanguage(o.lang || d.fceLang),
-      tokenTtl: parseSeconds(o.tokenTtl || d.fceTokenTtl, 300),
-      powWorkerUrl: o.powWorkerUrl || d.fcePowWorkerUrl || defaultWorkerUrl(),
-      powProgress: String(o.powProgress || d.fcePowProgress || "") === "visible" ||
-        o.powProgress === true,
-      powStart: (o.powStart || d.fcePowStart) === "focus" ? "focus" : "load"
-    };
-  }
-
-  function defaultWorkerUrl() {
-    try {
-      return SCRIPT_URL ? new URL("pow-worker.js", SCRIPT_URL).href : "";
-    } catch (error) {
-      return "";
-    }
-  }
-
-  function createWidget(root, options) {
-    var cfg = readConfig(root, options);
-    var strings = STRINGS[cfg.lang];
-    var uid = "fce-" + (++counter) + "-" + Math.random().toString(36).slice(2, 8);
-    var form = root.closest("form");
-    var type = cfg.type;
-    var challenge = null;      // the live challenge (generate's reply), or null
-    var token = "";
-    var state = "idle";        // idle, loading, ready, checking, verified, error
-    var seq = 0;               // bumps on every new challenge: late replies are ignored
-    var abort = null;          // AbortController of the current challenge
-    var timers = { challenge: 0, token: 0, retry: 0 };
-    var stale = false;         // expired while the page was hidden: refresh when shown
-    var pending = null;        // the Promise of a validation in flight
-    var waiters = [];          // held submits of solved-by-the-browser types, waiting for a result
-    var autoFailures = 0;      // refused proof-of-work solutions in a row
-
-    function t(key, vars) {
-      var text = strings[key] || STRINGS.en[key] || key;
-      if (vars) {
-        Object.keys(vars).forEach(function (k) { text = text.replace("{" + k + "}", vars[k]); });
-      }
-      return text;
-    }
-
-    // -- DOM ------------------------------------------------------------------------------
-    var tokenInput = root.querySelector('input[name="' + TOKEN_FIELD + '"]');
-    if (!tokenInput) {
-      tokenInput = el("input", { type: "hidden", name: TOKEN_FIELD });
-      root.insertBefore(tokenInput, root.firstChild);
-    }
-    tokenInput.value = "";
+    dom.tokenInput.value = "";
     ["light", "dark", "auto"].forEach(function (name) {
       root.classList.toggle("fce-theme-" + name, name === cfg.theme);
     });
     root.classList.add("fce-widget", "fce-js");
 
-    var box = el("div", { "class": "fce-box", role: "group", "aria-labelledby": uid + "-title" });
-    box.setAttribute("lang", cfg.lang);
+    dom.box = el("div", { "class": "fce-box", role: "group", "aria-labelledby": uid + "-title" });
+    dom.box.setAttribute("lang", cfg.lang);
     var title = el("p", { "class": "fce-title", id: uid + "-title" }, t("title"));
-    var body = el("div", { "class": "fce-body" });
+    dom.body = el("div", { "class": "fce-body" });
     var challengeRow = el("div", { "class": "fce-challenge" });
-    var view = el("div", { "class": "fce-view", id: uid + "-view", "aria-busy": "true" });
-    var refreshButton = el("button", {
+    dom.view = el("div", { "class": "fce-view", id: uid + "-view", "aria-busy": "true" });
+    dom.refreshButton = el("button", {
       type: "button", "class": "fce-icon-button fce-refresh",
       "aria-label": t("refresh"), title: t("refresh")
     });
-    refreshButton.appendChild(icon(ICON_REFRESH));
-    challengeRow.appendChild(view);
-    challengeRow.appendChild(refreshButton);
+    dom.refreshButton.appendChild(icon(ICON_REFRESH));
+    challengeRow.appendChild(dom.view);
+    challengeRow.appendChild(dom.refreshButton);
 
-    var answer = el("div", { "class": "fce-answer" });
-    var label = el("label", { "class": "fce-label", "for": uid + "-input" }, t("imageLabel"));
+    dom.answer = el("div", { "class": "fce-answer" });
+    dom.label = el("label", { "class": "fce-label", "for": uid + "-input" }, t("imageLabel"));
     var row = el("div", { "class": "fce-row" });
-    var input = el("input", {
+    dom.input = el("input", {
       "class": "fce-input", id: uid + "-input", type: "text", autocomplete: "off",
       autocapitalize: "off", autocorrect: "off", spellcheck: "false", maxlength: String(MAX_INPUT),
       enterkeyhint: "done",
       "aria-describedby": uid + "-view " + uid + "-hint " + uid + "-status"
     });
-    var verifyButton = el("button", { type: "button", "class": "fce-button fce-verify" }, t("verify"));
-    row.appendChild(input);
-    row.appendChild(verifyButton);
-    var hint = el("p", { "class": "fce-hint", id: uid + "-hint" });
-    answer.appendChild(label);
-    answer.appendChild(row);
-    answer.appendChild(hint);
+    dom.verifyButton = el("button", { type: "button", "class": "fce-button fce-verify" },
+      t("verify"));
+    row.appendChild(dom.input);
+    row.appendChild(dom.verifyButton);
+    dom.hint = el("p", { "class": "fce-hint", id: uid + "-hint" });
+    dom.answer.appendChild(dom.label);
+    dom.answer.appendChild(row);
+    dom.answer.appendChild(dom.hint);
 
-    var switchButton = el("button", { type: "button", "class": "fce-link fce-switch", hidden: "" });
+    dom.switchButton = el("button", { type: "button", "class": "fce-link fce-switch", hidden: "" });
 
-    body.appendChild(challengeRow);
-    body.appendChild(answer);
-    body.appendChild(switchButton);
+    dom.body.appendChild(challengeRow);
+    dom.body.appendChild(dom.answer);
+    dom.body.appendChild(dom.switchButton);
 
-    var done = el("div", { "class": "fce-done", tabindex: "-1", hidden: "" });
-    done.appendChild(icon(ICON_CHECK));
-    done.appendChild(el("span", null, t("verified")));
+    dom.done = el("div", { "class": "fce-done", tabindex: "-1", hidden: "" });
+    dom.done.appendChild(icon(ICON_CHECK));
+    dom.done.appendChild(el("span", null, t("verified")));
 
-    var status = el("p", {
+    dom.status = el("p", {
       "class": "fce-status", id: uid + "-status", role: "status",
       "aria-live": "polite", "aria-atomic": "true"
     });
 
-    box.appendChild(title);
-    box.appendChild(body);
-    box.appendChild(done);
-    box.appendChild(status);
-    root.appendChild(box);
-
-    // -- helpers --------------------------------------------------------------------------
-    function focusInside() {
-      return box.contains(document.activeElement);
-    }
-
-    function say(text, kind) {
-      status.textContent = text || "";
-      if (kind) {
-        status.setAttribute("data-kind", kind);
-      } else {
-        status.removeAttribute("data-kind");
-      }
-    }
-
-    function emit(name, detail) {
-      root.dispatchEvent(new CustomEvent(name, { bubbles: true, detail: detail || {} }));
-    }
-
-    function clearTimer(name) {
-      if (timers[name]) {
-        clearTimeout(timers[name]);
-        timers[name] = 0;
-      }
-    }
-
-    function setBusy(busy) {
-      view.setAttribute("aria-busy", busy ? "true" : "false");
-      verifyButton.setAttribute("aria-disabled", busy ? "true" : "false");
-    }
-
-    function handlerFor(name) {
-      return Object.prototype.hasOwnProperty.call(TYPES, name) && TYPES[name] ? TYPES[name] : null;
-    }
-
-    /* A type the browser solves by itself (proof of work), as opposed to a typed one. */
-    function isAuto(name) {
-      var h = handlerFor(name === undefined ? type : name);
-      return !!(h && !h.typed);
-    }
-
-    function canRun(name) {
-      var h = handlerFor(name);
-      return !!h && (typeof h.supported !== "function" || h.supported());
-    }
-
-    function typedTypes() {
-      return cfg.types.filter(function (name) {
-        var h = handlerFor(name);
-        return h && h.typed;
-      });
-    }
-
-    function usableType(name) {
-      if (canRun(name)) {
-        return name;
-      }
-      for (var i = 0; i < cfg.types.length; i++) {
-        if (canRun(cfg.types[i])) {
-          return cfg.types[i];
-        }
-      }
-      return null;
-    }
-
-    /* Look: the compact proof-of-work status line (class fce-auto), with a progress bar if asked. */
-    function applyMode() {
-      var auto = isAuto();
-      root.classList.toggle("fce-auto", auto);
-      root.classList.toggle("fce-auto-progress", auto && cfg.powProgress);
-      root.classList.toggle("fce-failed", state === "error");
-      // Proof of work reads top down: status line, then progress (or "New challenge" after a
-      // failure), then the switch to a typed challenge. Typed ones keep the status last.
-      if (auto && status.nextSibling !== body) {
-        box.insertBefore(status, body);
-      } else if (!auto && status.parentNode === box && box.lastChild !== status) {
-        box.appendChild(status);
-      }
-      if (auto) {
-        status.setAttribute("tabindex", "-1");   // focus lands here when the body hides
-      } else {
-        status.removeAttribute("tabindex");
-      }
-    }
-
-    function updateSwitch() {
-      var choices = typedTypes();
-      var handler = handlerFor(type);
-      var next = null;
-      if (handler && !handler.typed) {
-        next = choices.length ? choices[0] : null;    // leave proof of work for a typed type
-      } else if (choices.length >= 2 && handler) {
-        next = choices[(choices.indexOf(type) + 1) % choices.length];
-      }
-      if (!next) {
-        switchButton.hidden = true;
-        return;
-      }
-      switchButton.textContent = strings["switch_" + next] ? t("switch_" + next) : t("switch_other");
-      switchButton.setAttribute("data-next", next);
-      switchButton.hidden = false;
-    }
-
-    function setToken(value) {
-      token = value || "";
-      tokenInput.value = token;
-    }
-
-    /* Held submits of proof-of-work widgets wait here: true once verified, false on failure. */
-    function settle(ok) {
-      var list = waiters;
-      waiters = [];
-      list.forEach(function (resolve) { resolve(ok); });
-    }
-
-    function whenSettled() {
-      return new Promise(function (resolve) { waiters.push(resolve); });
-    }
-
-    function scheduleChallengeExpiry(seconds) {
-      clearTimer("challenge");
-      timers.challenge = setTimeout(function () {
-        timers.challenge = 0;
-        if (state !== "ready" || !root.isConnected) {
-          return;
-        }
-        if (document.hidden) {
-          stale = true;       // refresh when the person comes back, not in a background tab
-          return;
-        }
-        var tell = !isAuto() && (focusInside() || input.value !== "");
-        load(tell ? t("expired") : "");
-      }, Math.max(1000, seconds * 1000 - lead(seconds)));
-    }
-
-    function scheduleTokenExpiry() {
-      clearTimer("token");
-      timers.token = setTimeout(function () {
-        timers.token = 0;
-        if (state !== "verified") {
-          return;
-        }
-        setToken("");
-        emit("fce:expired");
-        if (!root.isConnected) {
-          return;
-        }
-        if (!isAuto()) {
-          load(t("tokenExpired"), "error");
-        } else if (document.hidden) {
-          state = "idle";        // solve again when the person comes back (or submits)
-          stale = true;
-          say("");
-        } else {
-          load("");              // proof of work: quietly solve a new one
-        }
-      }, Math.max(1000, cfg.tokenTtl * 1000 - lead(cfg.tokenTtl)));
-    }
-
-    function showAnswer() {
-      body.hidden = false;
-      done.hidden = true;
-    }
-
-    /* No usable challenge: hide the answer box, keep "New challenge" (and focus) at hand. */
-    function broken() {
-      var hadFocus = focusInside();
-      state = "error";
-      challenge = null;
-      setBusy(false);
-      view.textContent = "";
-      answer.hidden = true;
-      switchButton.hidden = true;
-      applyMode();
-      if (isAuto() && typedTypes().length) {
-        updateSwitch();          // proof of work failed: a typed challenge may still do
-      }
-      if (hadFocus) {
-        refreshButton.focus();
-      }
-      settle(false);
-    }
-
-    function fail(response, during) {
-      var code = response ? response.status : 0;
-      var detail = response && response.data ? response.data.detail : "network error";
-      var message;
-      if (!response) {
-        message = t("network");
-      } else if (code === 429) {
-        var wait = response.retryAfter;
-        if (wait > 90) {  // people read minutes, not "2157 seconds"
-          message = t("rateLimitedMinutes", { m: Math.ceil(wait / 60) });
-        } else {
-          message = wait > 0 ? t("rateLimited", { s: wait }) : t("rateLimitedShort");
-        }
-        if (during === "generate" && wait > 0 && wait <= MAX_AUTO_RETRY_S) {
-          clearTimer("retry");
-          timers.retry = setTimeout(function () {
-            timers.retry = 0;
-            if (root.isConnected) {
-              load("");
-            }
-          }, wait * 1000);
-        }
-      } else if (code >= 500) {
-        message = t("unavailable");
-      } else {
-        message = t("failed");
-        if (window.console) {
-          window.console.error("flask-captcha-ext: " + during + " failed (" + code + "): " + detail);
-        }
-      }
-      say(message, "error");
-      emit("fce:error", { status: code, detail: detail });
-    }
-
-    // -- challenge lifecycle --------------------------------------------------------------
-    function load(message, kind) {
-      seq += 1;
-      var mine = seq;
-      if (abort) {
-        abort.abort();
-      }
-      abort = typeof AbortController === "function" ? new AbortController() : null;
-      clearTimer("challenge");
-      clearTimer("retry");
-      stale = false;
-      challenge = null;
-      state = "loading";
-      setToken("");
-      showAnswer();
-      setBusy(true);
-      input.value = "";
-      input.removeAttribute("aria-invalid");
-      view.textContent = "";
-      var wanted = type;
-      var chosen = usableType(type);
-      if (!chosen) {
-        applyMode();
-        broken();
-        say(isAuto(wanted) ? t("powUnsupported") : t("unsupported"), "error");
-        return Promise.resolve(false);
-      }
-      if (chosen !== wanted && isAuto(wanted) && !isAuto(chosen)) {
-        message = t("powFallback");     // e.g. no WebCrypto on plain http: a typed one instead
-        kind = "info";
-        settle(false);
-      }
-      type = chosen;
-      applyMode();
-      if (isAuto()) {
-        updateSwitch();                 // a typed challenge is one click away from the start
-        say(t("powWorking"), "working");
-      } else {
-        view.appendChild(el("p", { "class": "fce-loading" }, t("loading")));
-      }
-      return postJson(cfg.generateUrl, { site_key: cfg.siteKey, type: type },
-        abort ? abort.signal : undefined)
-        .then(function (response) {
-          if (mine !== seq) {
-            return false;
-          }
-          if (!response.ok || !response.data.captcha_id) {
-            broken();
-            fail(response, "generate");
-            return false;
-          }
-          show(response.data, message, kind);
-          return true;
-        }, function (error) {
-          if (mine !== seq || (error && error.name === "AbortError")) {
-            return false;
-          }
-          broken();
-          fail(null, "generate");
-          return false;
-        });
-    }
-
-    function context(signal) {
-      return {
-        view: view, t: t, el: el, signal: signal, lang: cfg.lang, options: cfg, emit: emit,
-        announce: function (text) { say(text); }
-      };
-    }
-
-    function show(data, message, kind) {
-      challenge = data;
-      type = data.type || type;
-      root.setAttribute("data-fce-captcha-id", data.captcha_id);
-      view.textContent = "";
-      var handler = handlerFor(type);
-      if (!handler) {
-        broken();
-        say(t("unsupported"), "error");
-        return;
-      }
-      var ctx = context(abort ? abort.signal : undefined);
-      var shown = handler.render(ctx, data) || {};
-      answer.hidden = !handler.typed;
-      if (handler.typed) {
-        label.textContent = shown.label || t("mathLabel");
-        hint.textContent = shown.hint || "";
-        input.setAttribute("inputmode", shown.inputMode || "text");
-      }
-      state = "ready";
-      applyMode();
-      setBusy(false);
-      updateSwitch();
-      scheduleChallengeExpiry(parseSeconds(data.expires_in, 300));
-      if (handler.typed || typeof handler.solve !== "function") {
-        say(message || "", kind || (message ? "info" : null));
-        return;
-      }
-      var mine = seq;
-      setBusy(true);
-      say(message || t("powWorking"), message ? (kind || "info") : "working");
-      Promise.resolve().then(function () {
-        return handler.solve(ctx, data);
-      }).then(function (value) {
-        if (mine === seq && state === "ready") {
-          return submitAnswer(String(value));
-        }
-      }, function (error) {
-        if (mine !== seq || (error && error.name === "AbortError")) {
-          return;
-        }
-        if (window.console) {
-          window.console.error("flask-captcha-ext: could not solve the challenge: " +
-            (error && error.message));
-        }
-        broken();
-        say(t("failed"), "error");
-        emit("fce:error", { status: 0, detail: String(error && error.message) });
-      });
-    }
-
-    /* Validate `value` against the live challenge; resolves true when verified. */
-    function submitAnswer(value) {
-      if (!challenge || state !== "ready") {
-        return Promise.resolve(state === "verified");
-      }
-      var mine = seq;
-      var spent = challenge;
-      var auto = isAuto();
-      state = "checking";
-      setBusy(true);
-      if (!auto) {
-        say(t("checking"));
-      }
-      var body = { site_key: cfg.siteKey, captcha_id: spent.captcha_id, user_input: value };
-      if (cfg.action) {
-        body.action = cfg.action;
-      }
-      pending = postJson(cfg.validateUrl, body).then(function (response) {
-        if (mine !== seq) {
-          return false;
-        }
-        if (response.ok && response.data.valid === true && response.data.token) {
-          verified(response.data.token);
-          return true;
-        }
-        if (auto && (response.ok || response.status === 400)) {
-          // A refused solution (or an expired challenge): solve a new one, a few times at most.
-          autoFailures += 1;
-          if (autoFailures >= MAX_AUTO_FAILURES) {
-            broken();
-            fail(response.ok ? { status: 400, data: {} } : response, "validate");
-            return false;
-          }
-          return load("").then(function () { return false; });
-        }
-        if (response.ok) {               // a wrong answer spends the challenge
-          var keepFocus = focusInside();
-          return load(t("wrong"), "error").then(function () {
-            input.setAttribute("aria-invalid", "true");
-            if (keepFocus && state === "ready") {
-              input.focus();
-            }
-            return false;
-          });
-        }
-        if (response.status === 400) {  // expired, unknown or already used
-          return load(t("expired"), "error").then(function () { return false; });
-        }
-        if (response.status === 429 && !auto) {  // a 429 leaves the challenge unspent: retry later
-          state = "ready";
-          setBusy(false);
-        } else {
-          broken();
-        }
-        fail(response, "validate");
-        return false;
-      }, function () {
-        if (mine !== seq) {
-          return false;
-        }
-        if (auto) {
-          broken();                      // nothing to retype: "New challenge" starts afresh
-        } else {
-          state = "ready";               // unknown whether it was spent; let them retry
-          setBusy(false);
-        }
-        fail(null, "validate");
-        return false;
-      }).then(function (ok) {
-        pending = null;
-        return ok;
-      });
-      return pending;
-    }
-
-    function verified(value) {
-      var hadFocus = focusInside();
-      clearTimer("challenge");
-      challenge = null;
-      state = "verified";
-      autoFailures = 0;
-      setToken(value);
-      setBusy(false);
-      input.value = "";
-      input.removeAttribute("aria-invalid");
-      body.hidden = true;
-      done.hidden = false;
-      applyMode();
-      if (isAuto()) {
-        say(t("powVerified"), "success");
-        if (hadFocus) {
-          status.focus();
-        }
-      } else {
-        say(t("verifiedLong"), "success");
-        if (hadFocus) {
-          done.focus();
-        }
-      }
-      scheduleTokenExpiry();
-      emit("fce:verified", { token: value });
-      settle(true);
-    }
-
-    function verify() {
-      if (state === "checking" && pending) {
-        return pending;
-      }
-      if (state !== "ready" || !handlerFor(type).typed) {
-        return Promise.resolve(state === "verified");
-      }
-      var value = input.value.trim();
-      if (!value) {
-        say(t("empty"), "error");
-        input.setAttribute("aria-invalid", "true");
-        input.focus();
-        return Promise.resolve(false);
-      }
-      return submitAnswer(value);
-    }
-
-    /* Start the first challenge (on mount, or on first focus for data-fce-pow-start="focus"). */
-    function start() {
-      if (state === "idle") {
-        load("");
-      }
-    }
-
-    // -- events ---------------------------------------------------------------------------
-    verifyButton.addEventListener("click", function () {
-      if (verifyButton.getAttribute("aria-disabled") !== "true") {
-        verify();
-      }
-    });
-    input.addEventListener("keydown", function (event) {
-      if (event.key === "Enter" && !event.isComposing) {
-        event.preventDefault();         // verify, do not submit the surrounding form
-        verify();
-      }
-    });
-    input.addEventListener("input", function () {
-      input.removeAttribute("aria-invalid");
-    });
-    input.addEventListener("focus", function () {
-      if (stale) {
-        load(t("expired"));
-      }
-    });
-    refreshButton.addEventListener("click", function () {
-      autoFailures = 0;
-      load(isAuto() ? "" : t("ready"));
-    });
-    switchButton.addEventListener("click", function () {
-      var next = switchButton.getAttribute("data-next");
-      if (next) {
-        var fromAuto = isAuto();
-        type = next;
-        settle(false);                  // a held submit waits for the person instead
-        load(t("ready")).then(function () {
-          if (fromAuto && state === "ready" && !isAuto()) {
-            input.focus();              // from proof of work: the new answer box is the next step
-          }
-        });
-      }
-    });
-    document.addEventListener("visibilitychange", function () {
-      if (!document.hidden && stale && root.isConnected) {
-        load("");
-      }
-    });
-
-    function submitAgain(submitter) {
-      if (typeof form.requestSubmit === "function") {
-        if (submitter && submitter.form === form) {
-          form.requestSubmit(submitter);
-        } else {
-          form.requestSubmit();
-        }
-      } else {
-        form.submit();
-      }
-    }
-
-    /* Submit before verifying: hold this submit, validate the typed answer, then submit again.
-     * Proof of work: hold it until the browser has solved and validated, then submit again.
-     * Registered in the capture phase so it runs before the page's own submit listeners. */
-    var holding = false;
-    function onSubmit(event) {
-      if (state === "verified" && token) {
-        return;
-      }
-      if (holding) {                     // already validating: swallow double submits
-        event.preventDefault();
-        event.stopImmediatePropagation();
-        return;
-      }
-      var submitter = event.submitter || null;
-      if (isAuto() && state !== "error") {
-        event.preventDefault();
-        event.stopImmediatePropagation();
-        holding = true;
-        say(t("powWorking"), "working");
-        var settled = whenSettled();
-        start();                         // not started yet (data-fce-pow-start="focus")
-        settled.then(function (ok) {
-          holding = false;
-          if (ok) {
-            submitAgain(submitter);
-          }
-        });
-        return;
-      }
-      if (state !== "ready" && state !== "checking") {
-        return;                          // no challenge to answer: let the server decide
-      }
-      event.preventDefault();
-      event.stopImmediatePropagation();
-      if (state === "ready" && !input.value.trim()) {
-        say(t("required"), "error");
-        input.setAttribute("aria-invalid", "true");
-        input.focus();
-        return;
-      }
-      holding = true;
-      verify().then(function (ok) {
-        holding = false;
-        if (!ok) {
-          if (state === "ready") {
-            input.focus();             // wrong or expired: the new challenge waits for them
-          }
-          return;
-        }
-        submitAgain(submitter);
-      }, function () {
-        holding = false;
-      });
-    }
-    if (form) {
-      form.addEventListener("submit", onSubmit, true);
-    }
-
-    applyMode();
-    if (isAuto() && cfg.powStart === "focus" && form) {
-      form.addEventListener("focusin", start);
-    } else {
-      start();
-    }
-
-    return {
-      element: root,
-      reset: function () {
-        clearTimer("token");
-        autoFailures = 0;
-        return load("");
-      },
-      token: function () {
-        return token;
-      },
-      verify: verify
-    };
+    dom.box.appendChild(title);
+    dom.box.appendChild(dom.body);
+    dom.box.appendChild(dom.done);
+    dom.box.appendChild(dom.status);
+    root.appendChild(dom.box);
+    return dom;
   }
 
+  function Widget(root, options) {
+    this.root = root;
+    this.cfg = readConfig(root, options);
+    this.t = translator(this.cfg.lang);
+    this.form = root.closest("form");
+    this.type = this.cfg.type;
+    this.challenge = null;     // the live challenge (generate's reply), or null
+    this.token = "";
+    this.state = "idle";       // idle, loading, ready, checking, verified, error
+    this.seq = 0;              // bumps on every new challenge: late replies are ignored
+    this.abort = null;         // AbortController of the current challenge (fetch and workers)
+    this.proof = null;         // typed types: Promise of the pow part's payload (null: failed)
+    this.timers = { challenge: 0, token: 0, retry: 0 };
+    this.stale = false;        // expired while the page was hidden: refresh when shown
+    this.pending = null;       // the Promise of a validation in flight
+    this.waiters = [];         // held submits of solved-by-the-browser types, waiting for a result
+    this.holding = false;      // a held submit is being validated
+    this.autoFailures = 0;     // refused proof-of-work solutions in a row
+    this.dom = buildDom(root, this.cfg, this.t, "fce-" + (++counter) + "-" +
+      Math.random().toString(36).slice(2, 8));
+    bindEvents(this);
+    this.applyMode();
+    if (this.isAuto() && this.cfg.powStart === "focus" && this.form) {
+      this.form.addEventListener("focusin", this.start.bind(this));
+    } else {
+      this.start();
+    }
+  }
+
+  var W = Widget.prototype;
+
+  // -- look and status ---------------------------------------------------------------------------
+  W.focusInside = function () {
+    return this.dom.box.contains(document.activeElement);
+  };
+
+  W.say = function (text, kind) {
+    var status = this.dom.status;
+    status.textContent = text || "";
+    if (kind) {
+      status.setAttribute("data-kind", kind);
+    } else {
+      status.removeAttribute("data-kind");
+    }
+  };
+
+  W.emit = function (name, detail) {
+    this.root.dispatchEvent(new CustomEvent(name, { bubbles: true, detail: detail || {} }));
+  };
+
+  W.setBusy = function (busy) {
+    this.dom.view.setAttribute("aria-busy", busy ? "true" : "false");
+    this.dom.verifyButton.setAttribute("aria-disabled", busy ? "true" : "false");
+  };
+
+  W.setToken = function (value) {
+    this.token = value || "";
+    this.dom.tokenInput.value = this.token;
+  };
+
+  W.isAuto = function (name) {
+    return isAutoType(name === undefined ? this.type : name);
+  };
+
+  W.typedTypes = function () {
+    return this.cfg.types.filter(function (name) {
+      var h = handlerFor(name);
+      return h && h.typed;
+    });
+  };
+
+  W.usableType = function (name) {
+    if (canRun(name)) {
+      return name;
+    }
+    for (var i = 0; i < this.cfg.types.length; i++) {
+      if (canRun(this.cfg.types[i])) {
+        return this.cfg.types[i];
+      }
+    }
+    return null;
+  };
+
+  /* Look: the compact proof-of-work status line (class fce-auto), with a progress bar if asked. */
+  W.applyMode = function () {
+    var auto = this.isAuto();
+    var box = this.dom.box;
+    var status = this.dom.status;
+    this.root.classList.toggle("fce-auto", auto);
+    this.root.classList.toggle("fce-auto-progress", auto && this.cfg.powProgress);
+    this.root.classList.toggle("fce-failed", this.state === "error");
+    // Proof of work reads top down: status line, then progress (or "New challenge" after a
+    // failure), then the switch to a typed challenge. Typed ones keep the status last.
+    if (auto && status.nextSibling !== this.dom.body) {
+      box.insertBefore(status, this.dom.body);
+    } else if (!auto && status.parentNode === box && box.lastChild !== status) {
+      box.appendChild(status);
+    }
+    if (auto) {
+      status.setAttribute("tabindex", "-1");   // focus lands here when the body hides
+    } else {
+      status.removeAttribute("tabindex");
+    }
+  };
+
+  W.updateSwitch = function () {
+    var button = this.dom.switchButton;
+    var choices = this.typedTypes();
+    var handler = handlerFor(this.type);
+    var next = null;
+    if (handler && !handler.typed) {
+      next = choices.length ? choices[0] : null;    // leave proof of work for a typed type
+    } else if (choices.length >= 2 && handler) {
+      next = choices[(choices.indexOf(this.type) + 1) % choices.length];
+    }
+    if (!next) {
+      button.hidden = true;
+      return;
+    }
+    var key = "switch_" + next;
+    button.textContent = this.t(STRINGS.en[key] ? key : "switch_other");
+    button.setAttribute("data-next", next);
+    button.hidden = false;
+  };
+
+  W.showAnswer = function () {
+    this.dom.body.hidden = false;
+    this.dom.done.hidden = true;
+  };
+
+  // -- challenge lifecycle -----------------------------------------------------------------------
+  /* Start the first challenge (on mount, or on first focus for data-fce-pow-start="focus"). */
+  W.start = function () {
+    if (this.state === "idle") {
+      this.load("");
+    }
+  };
+
+  /* Drop the current challenge (and its workers), fetch a new one; resolves true when shown. */
+  W.load = function (message, kind) {
+    var self = this;
+    var dom = this.dom;
+    var mine = ++this.seq;
+    if (this.abort) {
+      this.abort.abort();
+    }
+    this.abort = typeof AbortController === "function" ? new AbortController() : null;
+    this.clearTimer("challenge");
+    this.clearTimer("retry");
+    this.stale = false;
+    this.challenge = null;
+    this.proof = null;
+    this.state = "loading";
+    this.setToken("");
+    this.showAnswer();
+    this.setBusy(true);
+    dom.input.value = "";
+    dom.input.removeAttribute("aria-invalid");
+    dom.view.textContent = "";
+    var wanted = this.type;
+    var chosen = this.usableType(wanted);
+    if (!chosen) {
+      this.applyMode();
+      this.broken();
+      this.say(this.isAuto(wanted) ? this.t("powUnsupported") : this.t("unsupported"), "error");
+      return Promise.resolve(false);
+    }
+    if (chosen !== wanted && this.isAuto(wanted) && !this.isAuto(chosen)) {
+      message = this.t("powFallback");   // a custom solved type this browser cannot run
+      kind = "info";
+      this.settle(false);
+    }
+    this.type = chosen;
+    this.applyMode();
+    if (this.isAuto()) {
+      this.updateSwitch();               // a typed challenge is one click away from the start
+      this.say(this.t("powWorking"), "working");
+    } else {
+      dom.view.appendChild(el("p", { "class": "fce-loading" }, this.t("loading")));
+    }
+    var body = { site_key: this.cfg.siteKey, type: this.type };
+    if (this.cfg.minWork) {
+      body.min_work = this.cfg.minWork;
+    }
+    return postJson(this.cfg.generateUrl, body, this.abort ? this.abort.signal : undefined)
+      .then(function (response) {
+        if (mine !== self.seq) {
+          return false;
+        }
+        if (!response.ok || !response.data.captcha_id) {
+          self.broken();
+          self.fail(response, "generate");
+          return false;
+        }
+        self.show(response.data, message, kind);
+        return true;
+      }, function (error) {
+        if (mine !== self.seq || isAbort(error)) {
+          return false;
+        }
+        self.broken();
+        self.fail(null, "generate");
+        return false;
+      });
+  };
+
+  W.context = function () {
+    var self = this;
+    return {
+      view: this.dom.view, t: this.t, el: el, signal: this.abort ? this.abort.signal : undefined,
+      lang: this.cfg.lang, options: this.cfg, emit: this.emit.bind(this),
+      announce: function (text) { self.say(text); }
+    };
+  };
+
+  /* Show generate's reply; start its proof of work (the answer of pow, the part of the others). */
+  W.show = function (data, message, kind) {
+    var dom = this.dom;
+    this.challenge = data;
+    this.type = data.type || this.type;
+    this.root.setAttribute("data-fce-captcha-id", data.captcha_id);
+    dom.view.textContent = "";
+    var handler = handlerFor(this.type);
+    var ctx = this.context();
+    var problem = !handler ? "unsupported"
+      : handler.typed ? (data.pow ? powProblem(powJob(data.pow)) : null)
+        : (typeof handler.problem === "function" ? handler.problem(ctx, data) : null);
+    if (problem) {
+      this.cannotSolve(powError(problem, "cannot take this challenge here (" + problem + ")"));
+      return;
+    }
+    var shown = handler.render(ctx, data) || {};
+    dom.answer.hidden = !handler.typed;
+    if (handler.typed) {
+      dom.label.textContent = shown.label || this.t("mathLabel");
+      dom.hint.textContent = shown.hint || "";
+      dom.input.setAttribute("inputmode", shown.inputMode || "text");
+    }
+    this.state = "ready";
+    this.applyMode();
+    this.setBusy(false);
+    this.updateSwitch();
+    this.scheduleChallengeExpiry(parseSeconds(data.expires_in, 300));
+    if (!handler.typed && typeof handler.solve === "function") {
+      this.solveAuto(ctx, handler, data, message, kind);
+      return;
+    }
+    if (handler.typed && data.pow) {
+      this.proof = this.solvePart(ctx, data);
+    }
+    this.say(message || "", kind || (message ? "info" : null));
+  };
+
+  /* A typed challenge's pow part, solved while the person reads: a Promise of its payload, or
+   * of null when it failed (the widget then shows the error). */
+  W.solvePart = function (ctx, data) {
+    var self = this;
+    var mine = this.seq;
+    return solveFor(ctx, data.pow, this.type, data.expires_in).then(null, function (error) {
+      if (mine === self.seq && !isAbort(error)) {
+        self.cannotSolve(error);
+      }
+      return null;
+    });
+  };
+
+  /* A type the browser solves: solve it, then validate the answer. */
+  W.solveAuto = function (ctx, handler, data, message, kind) {
+    var self = this;
+    var mine = this.seq;
+    this.setBusy(true);
+    this.say(message || this.t("powWorking"), message ? (kind || "info") : "working");
+    Promise.resolve().then(function () {
+      return handler.solve(ctx, data);
+    }).then(function (value) {
+      if (mine === self.seq && self.state === "ready") {
+        return self.submitAnswer(String(value));
+      }
+    }, function (error) {
+      if (mine === self.seq && !isAbort(error)) {
+        self.cannotSolve(error);
+      }
+    });
+  };
+
+  /* The proof of work cannot be done here (no workers, no WebCrypto, a worker that did not
+   * load): say so and stop; the form is not blocked. */
+  W.cannotSolve = function (error) {
+    if (window.console) {
+      window.console.error("flask-captcha-ext: could not solve the challenge: " +
+        (error && error.message));
+    }
+    this.broken();
+    this.say(this.t((error && error.key) || "failed"), "error");
+    this.emit("fce:error", { status: 0, detail: String(error && error.message) });
+  };
+
+  /* No usable challenge: hide the answer box, keep "New challenge" (and focus) at hand. */
+  W.broken = function () {
+    var dom = this.dom;
+    var hadFocus = this.focusInside();
+    if (this.abort) {
+      this.abort.abort();                // stops workers still searching
+      this.abort = null;
+    }
+    this.state = "error";
+    this.challenge = null;
+    this.proof = null;
+    this.setBusy(false);
+    dom.view.textContent = "";
+    dom.answer.hidden = true;
+    dom.switchButton.hidden = true;
+    this.applyMode();
+    if (this.isAuto() && this.typedTypes().length) {
+      this.updateSwitch();               // proof of work failed: a typed challenge may still do
+    }
+    if (hadFocus) {
+      dom.refreshButton.focus();
+    }
+    this.settle(false);
+  };
+
+  /* Say why a request failed (and retry a rate-limited generate by itself when it is soon). */
+  W.fail = function (response, during) {
+    var self = this;
+    var code = response ? response.status : 0;
+    var detail = response && response.data ? response.data.detail : "network error";
+    if (code === 429 && during === "generate" && response.retryAfter > 0 &&
+        response.retryAfter <= MAX_AUTO_RETRY_S) {
+      this.clearTimer("retry");
+      this.timers.retry = setTimeout(function () {
+        self.timers.retry = 0;
+        if (self.root.isConnected) {
+          self.load("");
+        }
+      }, response.retryAfter * 1000);
+    }
+    if (response && code !== 429 && code < 500 && window.console) {
+      window.console.error("flask-captcha-ext: " + during + " failed (" + code + "): " + detail);
+    }
+    this.say(failureMessage(this.t, response), "error");
+    this.emit("fce:error", { status: code, detail: detail });
+  };
+
+  // -- answering ---------------------------------------------------------------------------------
+  /* The typed answer: check it is there, then validate it. */
+  W.verify = function () {
+    var input = this.dom.input;
+    if (this.state === "checking" && this.pending) {
+      return this.pending;
+    }
+    if (this.state !== "ready" || !handlerFor(this.type).typed) {
+      return Promise.resolve(this.state === "verified");
+    }
+    var value = input.value.trim();
+    if (!value) {
+      this.say(this.t("empty"), "error");
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return Promise.resolve(false);
+    }
+    return this.submitAnswer(value);
+  };
+
+  /* Validate `value` against the live challenge, with the proof of its pow part (waiting for
+   * the workers if they are not done); resolves true when verified. */
+  W.submitAnswer = function (value) {
+    var self = this;
+    if (!this.challenge || this.state !== "ready") {
+      return Promise.resolve(this.state === "verified");
+    }
+    var mine = this.seq;
+    var spent = this.challenge;
+    var auto = this.isAuto();
+    var proof = auto ? null : this.proof;
+    this.state = "checking";
+    this.setBusy(true);
+    if (!auto) {
+      this.say(this.t("checking"));
+    }
+    this.pending = Promise.resolve(proof).then(function (payload) {
+      if (mine !== self.seq || self.state !== "checking") {
+        return false;                    // replaced, or its proof of work failed (shown)
+      }
+      var body = { site_key: self.cfg.siteKey, captcha_id: spent.captcha_id, user_input: value };
+      if (payload) {
+        body.proof = payload;
+      }
+      if (self.cfg.action) {
+        body.action = self.cfg.action;
+      }
+      return postJson(self.cfg.validateUrl, body).then(function (response) {
+        return mine === self.seq ? self.validated(response, auto) : false;
+      }, function () {
+        return mine === self.seq ? self.unreachable(auto) : false;
+      });
+    }).then(function (ok) {
+      self.pending = null;
+      return ok;
+    });
+    return this.pending;
+  };
+
+  /* What validate said: a token, a wrong answer, a spent challenge, or a failure. */
+  W.validated = function (response, auto) {
+    var self = this;
+    if (response.ok && response.data.valid === true && response.data.token) {
+      this.verified(response.data.token);
+      return true;
+    }
+    if (auto && (response.ok || response.status === 400)) {
+      // A refused solution (or an expired challenge): solve a new one, a few times at most.
+      this.autoFailures += 1;
+      if (this.autoFailures >= MAX_AUTO_FAILURES) {
+        this.broken();
+        this.fail(response.ok ? { status: 400, data: {} } : response, "validate");
+        return false;
+      }
+      return this.load("").then(function () { return false; });
+    }
+    if (response.ok) {                   // a wrong answer spends the challenge
+      var keepFocus = this.focusInside();
+      return this.load(this.t("wrong"), "error").then(function () {
+        self.dom.input.setAttribute("aria-invalid", "true");
+        if (keepFocus && self.state === "ready") {
+          self.dom.input.focus();
+        }
+        return false;
+      });
+    }
+    if (response.status === 400) {       // expired, unknown or already used
+      return this.load(this.t("expired"), "error").then(function () { return false; });
+    }
+    if (response.status === 429 && !auto) {  // a 429 leaves the challenge unspent: retry later
+      this.state = "ready";
+      this.setBusy(false);
+    } else {
+      this.broken();
+    }
+    this.fail(response, "validate");
+    return false;
+  };
+
+  /* validate never answered: unknown whether the challenge was spent. */
+  W.unreachable = function (auto) {
+    if (auto) {
+      this.broken();                     // nothing to retype: "New challenge" starts afresh
+    } else {
+      this.state = "ready";              // let them retry
+      this.setBusy(false);
+    }
+    this.fail(null, "validate");
+    return false;
+  };
+
+  W.verified = function (value) {
+    var dom = this.dom;
+    var hadFocus = this.focusInside();
+    this.clearTimer("challenge");
+    this.challenge = null;
+    this.proof = null;
+    this.state = "verified";
+    this.autoFailures = 0;
+    this.setToken(value);
+    this.setBusy(false);
+    dom.input.value = "";
+    dom.input.removeAttribute("aria-invalid");
+    dom.body.hidden = true;
+    dom.done.hidden = false;
+    this.applyMode();
+    if (this.isAuto()) {
+      this.say(this.t("powVerified"), "success");
+      if (hadFocus) {
+        dom.status.focus();
+      }
+    } else {
+      this.say(this.t("verifiedLong"), "success");
+      if (hadFocus) {
+        dom.done.focus();
+      }
+    }
+    this.scheduleTokenExpiry();
+    this.emit("fce:verified", { token: value });
+    this.settle(true);
+  };
+
+  // -- held submits ------------------------------------------------------------------------------
+  /* Held submits of proof-of-work widgets wait here: true once verified, false on failure. */
+  W.settle = function (ok) {
+    var list = this.waiters;
+    this.waiters = [];
+    list.forEach(function (resolve) { resolve(ok); });
+  };
+
+  W.whenSettled = function () {
+    var self = this;
+    return new Promise(function (resolve) { self.waiters.push(resolve); });
+  };
+
+  W.submitAgain = function (submitter) {
+    var form = this.form;
+    if (typeof form.requestSubmit === "function") {
+      if (submitter && submitter.form === form) {
+        form.requestSubmit(submitter);
+      } else {
+        form.requestSubmit();
+      }
+    } else {
+      form.submit();
+    }
+  };
+
+  /* Submit before verifying: hold this submit, validate the typed answer, then submit again.
+   * Proof of work: hold it until the browser has solved and validated, then submit again.
+   * Registered in the capture phase so it runs before the page's own submit listeners. */
+  W.onSubmit = function (event) {
+    var self = this;
+    if (this.state === "verified" && this.token) {
+      return;
+    }
+    if (this.holding) {                  // already validating: swallow double submits
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      return;
+    }
+    var submitter = event.submitter || null;
+    if (this.isAuto() && this.state !== "error") {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      this.holding = true;
+      this.say(this.t("powWorking"), "working");
+      var settled = this.whenSettled();
+      this.start();                      // not started yet (data-fce-pow-start="focus")
+      settled.then(function (ok) {
+        self.holding = false;
+        if (ok) {
+          self.submitAgain(submitter);
+        }
+      });
+      return;
+    }
+    if (this.state !== "ready" && this.state !== "checking") {
+      return;                            // no challenge to answer: let the server decide
+    }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    if (this.state === "ready" && !this.dom.input.value.trim()) {
+      this.say(this.t("required"), "error");
+      this.dom.input.setAttribute("aria-invalid", "true");
+      this.dom.input.focus();
+      return;
+    }
+    this.holding = true;
+    this.verify().then(function (ok) {
+      self.holding = false;
+      if (ok) {
+        self.submitAgain(submitter);
+      } else if (self.state === "ready") {
+        self.dom.input.focus();          // wrong or expired: the new challenge waits for them
+      }
+    }, function () {
+      self.holding = false;
+    });
+  };
+
+  // -- lifetimes ---------------------------------------------------------------------------------
+  W.clearTimer = function (name) {
+    if (this.timers[name]) {
+      clearTimeout(this.timers[name]);
+      this.timers[name] = 0;
+    }
+  };
+
+  /* Replace an unanswered challenge shortly before it expires. */
+  W.scheduleChallengeExpiry = function (seconds) {
+    var self = this;
+    this.clearTimer("challenge");
+    this.timers.challenge = setTimeout(function () {
+      self.timers.challenge = 0;
+      if (self.state !== "ready" || !self.root.isConnected) {
+        return;
+      }
+      if (document.hidden) {
+        self.stale = true;     // refresh when the person comes back, not in a background tab
+        return;
+      }
+      var tell = !self.isAuto() && (self.focusInside() || self.dom.input.value !== "");
+      self.load(tell ? self.t("expired") : "");
+    }, Math.max(1000, seconds * 1000 - lead(seconds)));
+  };
+
+  /* Drop the token shortly before it expires; proof of work quietly solves a new one. */
+  W.scheduleTokenExpiry = function () {
+    var self = this;
+    var ttl = this.cfg.tokenTtl;
+    this.clearTimer("token");
+    this.timers.token = setTimeout(function () {
+      self.timers.token = 0;
+      if (self.state !== "verified") {
+        return;
+      }
+      self.setToken("");
+      self.emit("fce:expired");
+      if (!self.root.isConnected) {
+        return;
+      }
+      if (!self.isAuto()) {
+        self.load(self.t("tokenExpired"), "error");
+      } else if (document.hidden) {
+        self.state = "idle";   // solve again when the person comes back (or submits)
+        self.stale = true;
+        self.say("");
+      } else {
+        self.load("");
+      }
+    }, Math.max(1000, ttl * 1000 - lead(ttl)));
+  };
+
+  // -- event wiring ------------------------------------------------------------------------------
+  function bindEvents(w) {
+    var dom = w.dom;
+    dom.verifyButton.addEventListener("click", function () {
+      if (dom.verifyButton.getAttribute("aria-disabled") !== "true") {
+        w.verify();
+      }
+    });
+    dom.input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.isComposing) {
+        event.preventDefault();          // verify, do not submit the surrounding form
+        w.verify();
+      }
+    });
+    dom.input.addEventListener("input", function () {
+      dom.input.removeAttribute("aria-invalid");
+    });
+    dom.input.addEventListener("focus", function () {
+      if (w.stale) {
+        w.load(w.t("expired"));
+      }
+    });
+    dom.refreshButton.addEventListener("click", function () {
+      w.autoFailures = 0;
+      w.load(w.isAuto() ? "" : w.t("ready"));
+    });
+    dom.switchButton.addEventListener("click", function () {
+      var next = dom.switchButton.getAttribute("data-next");
+      if (!next) {
+        return;
+      }
+      var fromAuto = w.isAuto();
+      w.type = next;
+      w.settle(false);                   // a held submit waits for the person instead
+      w.load(w.t("ready")).then(function () {
+        if (fromAuto && w.state === "ready" && !w.isAuto()) {
+          dom.input.focus();             // from proof of work: the new answer box is next
+        }
+      });
+    });
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden && w.stale && w.root.isConnected) {
+        w.load("");
+      }
+    });
+    if (w.form) {
+      w.form.addEventListener("submit", w.onSubmit.bind(w), true);
+    }
+  }
+
+  // == the public API =============================================================================
   function resolve(target) {
     return typeof target === "string" ? document.querySelector(target) : target;
   }
@@ -1350,7 +1518,21 @@
     if (existing) {
       return existing;
     }
-    var controller = createWidget(root, options);
+    var widget = new Widget(root, options);
+    var controller = {
+      element: root,
+      reset: function () {
+        widget.clearTimer("token");
+        widget.autoFailures = 0;
+        return widget.load("");
+      },
+      token: function () {
+        return widget.token;
+      },
+      verify: function () {
+        return widget.verify();
+      }
+    };
     controllers.set(root, controller);
     return controller;
   }
@@ -1384,6 +1566,7 @@
     reset: reset,
     token: token,
     registerType: registerType,
+    solvePow: solvePow,
     strings: STRINGS
   };
 
