@@ -203,7 +203,8 @@ def create_blueprint(cors_origins: Tuple[str, ...]) -> Blueprint:
 
     @bp.get("/openapi.json")
     def openapi() -> Response:
-        return jsonify(openapi_document(_service().settings.url_prefix))
+        settings = _service().settings
+        return jsonify(openapi_document(settings.url_prefix, settings.pow_levels[-1][2]))
 
     @bp.before_app_request
     def json_routing_errors() -> Optional[Response]:
