@@ -103,3 +103,37 @@ def test_private_folder_is_accepted(tmp_path: Path) -> None:
         assert store.take("k") == "v"
     finally:
         store.close()
+
+
+def test_a_new_connection_keeps_the_processes_other_locks(tmp_path):
+    """Preparing the file for a new thread's connection must not close a descriptor of the open
+    database (that drops every POSIX lock of the process): another process's last connection
+    would delete the WAL under ours, and the two would stop seeing each other's writes."""
+    import subprocess
+    import sys
+    import threading
+
+    path = str(tmp_path / "shared.sqlite3")
+
+    def other_process(code: str) -> str:
+        script = (
+            "from flask_captcha_ext.stores.sqlite import SQLiteStore\n"
+            f"s = SQLiteStore({path!r})\n{code}\ns.close()\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    store = SQLiteStore(path)
+    try:
+        store.put("a", "1", None)  # this thread's connection stays open, as a worker's does
+        second = threading.Thread(target=lambda: store.get("x"))  # a new connection
+        second.start()
+        second.join()
+        other_process('s.put("b", "2", None)')  # another worker writes; its connection closes
+        store.put("c", "3", None)
+        assert store.get("b") == "2"
+        assert other_process('print(s.get("a"), s.get("c"))') == "1 3"
+    finally:
+        store.close()

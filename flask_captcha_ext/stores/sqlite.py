@@ -156,12 +156,23 @@ class SQLiteStore:
         parent = os.path.dirname(path)
         _make_private_dirs(parent)
         _refuse_world_writable(parent)
-        # Create the file 0600 ourselves: SQLite would create it 0644 (umask permitting).
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        # Create the file 0600 ourselves: SQLite would create it 0644 (umask permitting). Only a
+        # new file is ever opened here: closing any descriptor of an existing database file
+        # drops every POSIX lock this process holds on it, including those of SQLite
+        # connections open in other threads; another process's last connection would then
+        # think itself alone, checkpoint and delete the WAL under them, and the processes would
+        # stop seeing each other's writes. An existing file is checked by path.
         try:
-            _tighten(path, os.fstat(fd).st_mode, fd if os.chmod in os.supports_fd else path)
-        finally:
-            os.close(fd)
+            fd = os.open(
+                path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600
+            )
+        except FileExistsError:
+            _tighten(path, os.stat(path).st_mode, path)
+        else:
+            try:
+                _tighten(path, os.fstat(fd).st_mode, fd if os.chmod in os.supports_fd else path)
+            finally:
+                os.close(fd)
         for suffix in _SIDE_FILES:  # left over by a crash or by an older version
             try:
                 mode = os.stat(path + suffix).st_mode
