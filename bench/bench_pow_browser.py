@@ -2,17 +2,19 @@
 
 Run by hand from the repository root (needs Chromium and Playwright: bash tests/install.sh)::
 
-    python bench/bench_pow_browser.py [--challenges 15] [--max-number N] [--cores N]
+    python bench/bench_pow_browser.py [--challenges 15] [--target-ms MS] [--cores N]
                                       [--chromium /usr/bin/chromium]
 
 The example app (SQLite store, rate limits off) serves a page with one ``challenge_type="pow"``
 widget; Chromium opens it, then the widget is reset ``--challenges`` times. Each round is timed in
 the page: from the reset (generate request) to the token (``fce:verified``), and the solve alone
-(``fce:solved``: from the challenge to the found number, workers included; "hashing" is the
-workers' own time). In the same run, the server side is measured on exactly those challenges:
+(``fce:solved``: from the challenge to the found counter, workers included; "hashing" is the
+workers' own time). The challenges are the app's defaults (CAPTCHA_POW_ALGORITHM, at the base
+work: no pressure from one visitor), ``--target-ms`` sets CAPTCHA_POW_TARGET_MS. In the same run,
+the server side is measured on exactly those challenges:
 
-- check: the ``pow`` kind's ``check`` (what validate runs on the payload: parse, two SHA-256,
-  constant-time compares), re-timed on each real (state, payload) pair, median of batches of 10;
+- check: ``ProofOfWork.check`` (what validate runs on the payload: parse, the signature HMAC, the
+  derived key's HMAC), re-timed on each real (state, payload) pair, median of batches of 10;
 - validate: the whole ``POST validate`` request inside the WSGI app (store take, rate limits,
   JWT), as the server saw it.
 
@@ -73,7 +75,7 @@ class Quiet(WSGIRequestHandler):
         pass
 
 
-def make_app(store_dir: str, max_number: Optional[int]) -> Flask:
+def make_app(store_dir: str, target_ms: Optional[int]) -> Flask:
     from example import create_app
 
     config: Dict[str, Any] = {
@@ -82,29 +84,29 @@ def make_app(store_dir: str, max_number: Optional[int]) -> Flask:
         "CAPTCHA_STORE_URL": f"sqlite:///{store_dir}/captcha.sqlite3",
         **rate_limits(None),
     }
-    if max_number:
-        config["CAPTCHA_POW_MAX_NUMBER"] = max_number
+    if target_ms:
+        config["CAPTCHA_POW_TARGET_MS"] = target_ms
     app = create_app(config)
     app.add_url_rule("/_bench/pow", "bench_pow", lambda: render_template_string(PAGE))
     return app
 
 
-def record_checks(app: Flask) -> Tuple[List[Tuple[str, str, str]], Callable[..., bool]]:
-    """Wrap the pow kind's check to keep each real (captcha_id, state, user_input) it sees;
-    returns them and the unwrapped check."""
-    kind = get_state(app).service.kinds["pow"]
-    seen: List[Tuple[str, str, str]] = []
-    original = kind.check
+def record_checks(app: Flask) -> Tuple[List[Tuple[str, Any]], Callable[..., bool]]:
+    """Wrap the service's proof-of-work check to keep each real (state, proof) it sees; returns
+    them and the unwrapped check."""
+    pow = get_state(app).service.pow
+    seen: List[Tuple[str, Any]] = []
+    original = pow.check
 
-    def check(challenge_id: str, state: str, user_input: Any) -> bool:
-        seen.append((challenge_id, state, user_input))
-        return original(challenge_id, state, user_input)
+    def check(state: str, proof: Any) -> bool:
+        seen.append((state, proof))
+        return original(state, proof)
 
-    kind.check = check  # type: ignore[method-assign]
+    pow.check = check  # type: ignore[method-assign]
     return seen, original
 
 
-def median_check_us(check: Callable[..., bool], args: Tuple[str, str, str], repeat: int) -> float:
+def median_check_us(check: Callable[..., bool], args: Tuple[str, Any], repeat: int) -> float:
     samples = []
     for _ in range(repeat):
         began = time.perf_counter()
@@ -121,8 +123,8 @@ def p90(values: List[float]) -> float:
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--challenges", type=int, default=15)
-    parser.add_argument("--max-number", type=int, default=None,
-                        help="CAPTCHA_POW_MAX_NUMBER (default: the setting's default)")
+    parser.add_argument("--target-ms", type=int, default=None,
+                        help="CAPTCHA_POW_TARGET_MS (default: the setting's default)")
     parser.add_argument("--cores", type=int, default=None,
                         help="navigator.hardwareConcurrency the page reports (sets the workers)")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
@@ -131,8 +133,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as store_dir:
-        app = make_app(store_dir, opts.max_number)
-        kind = get_state(app).service.kinds["pow"]
+        app = make_app(store_dir, opts.target_ms)
+        pow = get_state(app).service.pow
         seen, check = record_checks(app)
         timed = TimedValidate(app.wsgi_app)
         app.wsgi_app = timed  # type: ignore[method-assign]
@@ -170,8 +172,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     total = [r["total"] for r in runs]
     solve = [r["solve"] for r in runs]
     hashing = [r["hashing"] for r in runs]
-    print(f"pow in headless Chromium: maxnumber={kind.max_number}, {len(runs)} challenges, "
-          f"{runs[0]['workers']} worker(s)")
+    print(f"pow in headless Chromium: {pow.algorithm.name} (cost {pow.algorithm.cost}), target "
+          f"{pow.target_ms} ms, {len(runs)} challenges, {runs[0]['workers']} worker(s)")
     for name, values in (
         ("generate -> token ", total),
         ("solve (in browser)", solve),
@@ -180,7 +182,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         print(f"  {name}  median {statistics.median(values):8.1f} ms   p90 {p90(values):8.1f} ms")
     check_us = statistics.median(checks)
     validate = statistics.median(validate_ms)
-    print(f"  server pow check    median {check_us:8.1f} us   (the kind's check, {len(checks)} "
+    print(f"  server pow check    median {check_us:8.1f} us   (ProofOfWork.check, {len(checks)} "
           "real payloads)")
     print(f"  server validate     median {validate:8.2f} ms   p90 {p90(validate_ms):8.2f} ms "
           "(whole request in the app)")

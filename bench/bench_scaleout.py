@@ -39,6 +39,7 @@ from bench.apps import create_app  # noqa: E402
 from bench.harness import drive, start_gunicorn  # noqa: E402
 from flask_captcha_ext.selfhosted.service import CaptchaService  # noqa: E402
 from flask_captcha_ext.state import get_state  # noqa: E402
+from tests.helpers import new_challenges  # noqa: E402
 from tests.support import Gunicorn, RedisServer  # noqa: E402
 
 TARGET = 1.5
@@ -196,16 +197,13 @@ CLIENTS: Dict[str, Callable[[int, str, Sequence[dict], int], float]] = {
 
 
 def prepare(service: CaptchaService, count: int) -> List[dict]:
-    """``count`` fresh math challenges with right answers, as validate bodies (not timed)."""
-    answers: Dict[str, str] = {}
-    service.answer_observer = answers.__setitem__
-    try:
-        own = service.site_keys.own
-        ids = [service.new_challenge(own, "math")["captcha_id"] for _ in range(count)]
-    finally:
-        service.answer_observer = None
+    """``count`` fresh math challenges with right answers and the proofs of their PoW parts, as
+    validate bodies (not timed; each costs two PBKDF2 derivations: the challenge, its proof)."""
     key = service.site_keys.own_site_key
-    return [{"site_key": key, "captcha_id": i, "user_input": answers[i]} for i in ids]
+    return [
+        {"site_key": key, "captcha_id": captcha_id, "user_input": answer, "proof": proof}
+        for captcha_id, answer, proof in new_challenges(service, "math", count)
+    ]
 
 
 def measure(

@@ -8,8 +8,10 @@ Two harnesses, each measuring ours and the baseline side by side, rounds alterna
   four client threads (pinned to the other core); what a deployment sees.
 - ``client``: Flask's test client in one thread: no sockets, so the ratio shows the bare cost of
   validation itself (JSON, site-key lookup, two rate-limit counters, the atomic take of the
-  challenge, the answer check, signing the token) against Flask's own overhead. The harsher one.
-Challenges are generated before each timed round (written to the shared SQLite file), not timed.
+  challenge, the answer check and the check of its proof of work, signing the token) against
+  Flask's own overhead. The harsher one.
+Challenges are generated before each timed round (written to the shared SQLite file), not timed;
+each costs two PBKDF2 derivations (the challenge and, through the testing hook, its solution).
 """
 
 from __future__ import annotations
@@ -29,26 +31,16 @@ from flask import Flask  # noqa: E402
 
 from bench.apps import create_app  # noqa: E402
 from bench.harness import drive, start_gunicorn  # noqa: E402
-from flask_captcha_ext.state import get_state  # noqa: E402
-from flask_captcha_ext.testing import record_answers  # noqa: E402
+from tests.helpers import generate, validate_body  # noqa: E402
 
 TARGET = 0.6
 
 
 def prepare(app: Flask, kind: str, count: int) -> List[dict]:
-    """``count`` fresh challenges with their right answers, as validate request bodies."""
+    """``count`` fresh challenges with their right answers (and the proofs of their PoW
+    parts), as validate request bodies."""
     app.testing = True
-    site_key = get_state(app).service.site_keys.own_site_key
-    client = app.test_client()
-    bodies = []
-    with record_answers(app) as answers:
-        for _ in range(count):
-            reply = client.post("/captcha/generate", json={"site_key": site_key, "type": kind})
-            captcha_id = reply.get_json()["captcha_id"]
-            bodies.append(
-                {"site_key": site_key, "captcha_id": captcha_id, "user_input": answers[captcha_id]}
-            )
-    return bodies
+    return [validate_body(app, *generate(app, kind)) for _ in range(count)]
 
 
 def in_process(app: Flask) -> Callable[[str, List[dict]], float]:

@@ -29,7 +29,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -38,7 +38,7 @@ from flask import Flask  # noqa: E402
 from flask_captcha_ext import verification
 from flask_captcha_ext.selfhosted.sitekeys import derived_key_pair  # noqa: E402
 from flask_captcha_ext.state import get_state  # noqa: E402
-from tests.support import build_app, rate_limits  # noqa: E402
+from tests.support import ALL_TYPES, build_app, rate_limits  # noqa: E402
 
 SECRET = "soak-secret-0123456789abcdef0123456789"
 OWN_KEY, OWN_SECRET = derived_key_pair(SECRET.encode())
@@ -47,13 +47,15 @@ KINDS = ("math",) * 8 + ("pow", "image")
 
 
 def create_app(store_url: str, challenge_ttl: int, token_ttl: int) -> Flask:
-    """An app on ``store_url`` with short TTLs and limits too high to trip."""
+    """An app on ``store_url`` serving every challenge type, with short TTLs and limits too high
+    to trip."""
     return build_app(
         "soak",
         instance_path=tempfile.gettempdir(),
         TESTING=True,
         SECRET_KEY=SECRET,
         CAPTCHA_STORE_URL=store_url,
+        CAPTCHA_CHALLENGE_TYPES=ALL_TYPES,
         CAPTCHA_CHALLENGE_TTL=challenge_ttl,
         CAPTCHA_TOKEN_TTL=token_ttl,
         **rate_limits(HIGH),
@@ -61,20 +63,22 @@ def create_app(store_url: str, challenge_ttl: int, token_ttl: int) -> Flask:
 
 
 class Answers:
-    """The answers of recent challenges, learnt server-side; bounded, so the soak does not leak."""
+    """The answers of recent challenges and the proofs of their PoW parts, learnt server-side
+    (the service's ``answer_observer``); bounded, so the soak does not leak."""
 
     def __init__(self, limit: int = 10_000) -> None:
-        self._data: OrderedDict[str, str] = OrderedDict()
+        self._data: OrderedDict[str, Tuple[str, str]] = OrderedDict()
         self._lock = threading.Lock()
         self._limit = limit
 
-    def __call__(self, captcha_id: str, answer: str) -> None:
+    def __call__(self, captcha_id: str, answer: str, proof: str) -> None:
         with self._lock:
-            self._data[captcha_id] = answer
+            self._data[captcha_id] = (answer, proof)
             while len(self._data) > self._limit:
                 self._data.popitem(last=False)
 
-    def pop(self, captcha_id: str) -> str:
+    def pop(self, captcha_id: str) -> Tuple[str, str]:
+        """(answer, proof) of ``captcha_id``; the proof is "" for pow."""
         with self._lock:
             return self._data.pop(captcha_id)
 
@@ -107,7 +111,7 @@ class Driver:
             self.count(f"generate {reply.status_code}")
             return
         captcha_id = reply.get_json()["captcha_id"]
-        answer = self.answers.pop(captcha_id)
+        answer, proof = self.answers.pop(captcha_id)
         roll = self.rng.random()
         if roll < 0.15:
             self.count("abandoned")
@@ -115,6 +119,8 @@ class Driver:
         if roll < 0.30:
             answer = "wrong"
         body = {"site_key": OWN_KEY, "captcha_id": captcha_id, "user_input": answer}
+        if proof:
+            body["proof"] = proof
         valid = self.client.post(self.prefix + "/validate", json=body).get_json()
         if not valid.get("valid"):
             self.count("wrong answer")

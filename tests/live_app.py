@@ -2,12 +2,14 @@
 
 Run as ``python -m tests.live_app STORE_URL PORT`` or under gunicorn with
 ``'tests.live_app:create_test_app("redis://...")'``. For tests only, it keeps the answer of each
-challenge it generates in the shared store, so any worker can tell it (``GET /_answers/<id>``),
+challenge it generates, and the proof of its PoW part, in the shared store, so any worker can tell
+them (``GET /_answers/<id>``: ``{"answer", "proof"}``; tests/helpers.py ``live_validate_body``),
 names the worker process in an ``X-Worker-Pid`` header, and has a protected endpoint.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Any
@@ -31,9 +33,10 @@ def create_test_app(store_url: str, **config: Any) -> Flask:
     }
     app = build_app("live_test_app", config=settings, **config)
     state = get_state(app)
-    # Test-only: remember answers in the shared store so that every worker can tell them.
-    state.service.answer_observer = lambda cid, answer: state.store.put(
-        "test-answer:" + cid, answer, 600
+    # Test-only: remember answers and proofs in the shared store so that every worker can tell
+    # them (the proof is "" for pow, whose answer is the proof).
+    state.service.answer_observer = lambda cid, answer, proof: state.store.put(
+        "test-answer:" + cid, json.dumps({"answer": answer, "proof": proof}), 600
     )
 
     @app.get("/_answers/<captcha_id>")
@@ -41,7 +44,7 @@ def create_test_app(store_url: str, **config: Any) -> Flask:
         value = state.store.get("test-answer:" + captcha_id)
         if value is None:
             abort(404)
-        return jsonify(answer=value)
+        return jsonify(json.loads(value))
 
     @app.after_request
     def name_worker(response):

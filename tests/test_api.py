@@ -13,7 +13,7 @@ from PIL import Image
 
 from flask_captcha_ext import verification
 from flask_captcha_ext.state import get_state
-from tests.helpers import generate, own_site_key
+from tests.helpers import generate, own_site_key, validate_body
 from tests.support import ALL_TYPES
 
 GEN, VAL = "/captcha/generate", "/captcha/validate"
@@ -24,22 +24,21 @@ def app(make_app, store_url):
     return make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_STORE_URL=store_url)
 
 
-def _validate(client, app, captcha_id, user_input, site_key=None, environ_base=None):
+def _validate(client, app, data, user_input, site_key=None, environ_base=None):
+    """POST validate answering the generated challenge ``data`` (with its proof of work)."""
     return client.post(
         VAL,
-        json={
-            "site_key": site_key or own_site_key(app),
-            "captcha_id": captcha_id,
-            "user_input": user_input,
-        },
+        json=validate_body(app, data, user_input, site_key),
         environ_base=environ_base or {},
     )
 
 
 def test_generate_image_returns_a_png_and_no_answer(app):
     data, answer = generate(app, "image")
-    assert set(data) == {"captcha_id", "type", "image", "expires_in"}
+    del data["_proof"]  # the helper's, not the server's
+    assert set(data) == {"captcha_id", "type", "image", "pow", "work", "expires_in"}
     assert data["type"] == "image" and data["expires_in"] == 300
+    assert set(data["pow"]) == {"parameters", "signature"} and data["work"] == 1
     png = base64.b64decode(data["image"])
     assert Image.open(io.BytesIO(png)).format == "PNG"
     assert answer.lower() not in str(data).lower()
@@ -47,7 +46,9 @@ def test_generate_image_returns_a_png_and_no_answer(app):
 
 def test_generate_math_returns_a_question(app):
     data, answer = generate(app, "math")
-    assert set(data) == {"captcha_id", "type", "question", "expires_in"}
+    del data["_proof"]  # the helper's, not the server's
+    assert set(data) == {"captcha_id", "type", "question", "pow", "work", "expires_in"}
+    assert set(data["pow"]) == {"parameters", "signature"} and data["work"] == 1
     # The question states the sum; the answer is in the store only, not in the reply.
     match = re.fullmatch(r"What is (\d+) ([+\u2212]) (\d+)\?", data["question"])
     assert match, data["question"]
@@ -60,7 +61,7 @@ def test_right_answer_gives_a_token_that_verifies_once(app):
     ext = verification
     data, answer = generate(app, "math")
     client = app.test_client()
-    body = _validate(client, app, data["captcha_id"], answer).get_json()
+    body = _validate(client, app, data, answer).get_json()
     assert body["valid"] is True and body["token"].count(".") == 2
     with app.app_context():
         assert ext.verify(body["token"]).success
@@ -69,15 +70,15 @@ def test_right_answer_gives_a_token_that_verifies_once(app):
 
 def test_image_answers_are_case_insensitive(app):
     data, answer = generate(app, "image")
-    body = _validate(app.test_client(), app, data["captcha_id"], f" {answer.lower()} ").get_json()
+    body = _validate(app.test_client(), app, data, f" {answer.lower()} ").get_json()
     assert body["valid"] is True
 
 
 def test_a_challenge_is_spent_by_a_wrong_first_attempt(app):
     data, answer = generate(app, "math")
     client = app.test_client()
-    assert _validate(client, app, data["captcha_id"], "-1").get_json() == {"valid": False}
-    again = _validate(client, app, data["captcha_id"], answer)
+    assert _validate(client, app, data, "-1").get_json() == {"valid": False}
+    again = _validate(client, app, data, answer)
     assert again.status_code == 400
     assert "already used" in again.get_json()["detail"]
 
@@ -88,7 +89,7 @@ def test_a_challenge_expires(make_app, store_url):
     )
     data, answer = generate(app, "math")
     time.sleep(1.3)
-    response = _validate(app.test_client(), app, data["captcha_id"], answer)
+    response = _validate(app.test_client(), app, data, answer)
     assert response.status_code == 400 and "expired" in response.get_json()["detail"]
 
 
@@ -96,7 +97,7 @@ def test_a_challenge_of_another_site_key_is_refused(app):
     with app.app_context():
         other_key, _, _ = get_state(app).service.site_keys.create("other")
     data, answer = generate(app, "math")
-    response = _validate(app.test_client(), app, data["captcha_id"], answer, site_key=other_key)
+    response = _validate(app.test_client(), app, data, answer, site_key=other_key)
     assert response.status_code == 400
 
 
@@ -190,9 +191,9 @@ def test_failed_validations_count_against_a_cli_key_quota(make_app):
     client = app.test_client()
     for _ in range(2):
         data, _ = generate(app, "math", site_key=key)
-        assert _validate(client, app, data["captcha_id"], "-5", key).get_json() == {"valid": False}
+        assert _validate(client, app, data, "-5", key).get_json() == {"valid": False}
     data, answer = generate(app, "math", site_key=key)
-    assert _validate(client, app, data["captcha_id"], answer, key).status_code == 429
+    assert _validate(client, app, data, answer, key).status_code == 429
 
 
 def test_the_own_key_has_no_quota_nobody_locks_visitors_out(make_app):
@@ -210,9 +211,9 @@ def test_the_own_key_has_no_quota_nobody_locks_visitors_out(make_app):
             data = client.post(
                 GEN, json={"site_key": own_site_key(app), "type": "math"}, environ_base=env
             ).get_json()
-            _validate(client, app, data["captcha_id"], "-5", environ_base=env)
+            _validate(client, app, data, "-5", environ_base=env)
     data, answer = generate(app, "math")  # a visitor from another network
-    assert _validate(client, app, data["captcha_id"], answer).get_json()["valid"] is True
+    assert _validate(client, app, data, answer).get_json()["valid"] is True
 
 
 def test_made_up_ids_do_not_spend_a_site_key_quota(make_app, store_url):
@@ -225,10 +226,11 @@ def test_made_up_ids_do_not_spend_a_site_key_quota(make_app, store_url):
     client = app.test_client()
     for index in range(10):
         env = {"REMOTE_ADDR": f"198.51.100.{index}"}
-        reply = _validate(client, app, f"made-up-{index}", "x", key, environ_base=env)
+        made_up = {"captcha_id": f"made-up-{index}"}
+        reply = _validate(client, app, made_up, "x", key, environ_base=env)
         assert reply.status_code == 400
     data, answer = generate(app, "math", site_key=key)
-    assert _validate(client, app, data["captcha_id"], answer, key).get_json()["valid"] is True
+    assert _validate(client, app, data, answer, key).get_json()["valid"] is True
 
 
 def test_a_key_can_carry_its_own_quota(make_app):

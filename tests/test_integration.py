@@ -17,7 +17,7 @@ from flask_captcha_ext import (
     captcha_verified,
 )
 from flask_captcha_ext.testing import TEST_TOKEN
-from tests.helpers import generate, solve
+from tests.helpers import after_the_wait, page_challenge, solve
 from tests.support import build_app, free_port
 
 
@@ -61,12 +61,14 @@ def test_a_token_passes_once(app):
     assert again.get_json()["error_codes"] == ["token-duplicate"]
 
 
-def test_noscript_pair(app):
+def test_noscript_pair(app, monkeypatch):
     client = app.test_client()
-    data, answer = generate(app, "image")
-    ok = client.post("/bare", data={"captcha-id": data["captcha_id"], "captcha-answer": answer})
+    (first, first_answer), (data, answer) = page_challenge(app), page_challenge(app)
+    after_the_wait(monkeypatch, max(first["wait"], data["wait"]))
+    ok = client.post(
+        "/bare", data={"captcha-id": first["captcha_id"], "captcha-answer": first_answer}
+    )
     assert ok.status_code == 200
-    data, answer = generate(app, "image")
     wrong = client.post("/bare", data={"captcha-id": data["captcha_id"], "captcha-answer": "x"})
     assert wrong.status_code == 400
     replay = client.post("/bare", data={"captcha-id": data["captcha_id"], "captcha-answer": answer})
@@ -226,13 +228,14 @@ def test_lone_surrogate_token_is_a_clean_400(app):
     assert reply.status_code == 400
 
 
-def test_noscript_answers_count_against_the_validate_limits(make_app):
+def test_noscript_answers_count_against_the_validate_limits(make_app, monkeypatch):
     app = make_app(WTF_CSRF_ENABLED=False, CAPTCHA_RATE_LIMIT_IP_VALIDATE="2/hour")
     _routes(app)
     client = app.test_client()
+    pages = [page_challenge(app) for _ in range(3)]
+    after_the_wait(monkeypatch, max(data["wait"] for data, _ in pages))
     statuses = []
-    for _ in range(3):
-        data, answer = generate(app, "image")
+    for data, answer in pages:
         form = {"captcha-id": data["captcha_id"], "captcha-answer": answer}
         reply = client.post("/bare", data=form, headers={"X-Requested-With": "XMLHttpRequest"})
         statuses.append(reply.status_code)

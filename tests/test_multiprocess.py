@@ -11,7 +11,7 @@ from typing import Iterator, List
 import pytest
 import requests
 
-from flask_captcha_ext.state import get_state
+from tests.helpers import generate, live_validate_body, validate_body
 from tests.support import ROOT, free_port, store_url_of
 
 
@@ -50,8 +50,7 @@ def test_generate_on_one_validate_and_verify_on_the_other(two_workers):
         gen = requests.post(
             a + "/captcha/generate", json={"site_key": site_key, "type": kind}, timeout=5
         ).json()
-        answer = requests.get(f"{a}/_answers/{gen['captcha_id']}", timeout=5).json()["answer"]
-        body = {"site_key": site_key, "captcha_id": gen["captcha_id"], "user_input": answer}
+        body = live_validate_body(a, site_key, gen["captcha_id"])
         valid = requests.post(b + "/captcha/validate", json=body, timeout=5).json()
         assert valid["valid"] is True
         # Spent on b means spent on a too.
@@ -68,18 +67,15 @@ def test_generate_on_one_validate_and_verify_on_the_other(two_workers):
 
 
 def _validate_worker(args: tuple) -> List[int]:
-    """In a fresh process: validate each (captcha_id, answer) once, at a shared start time."""
-    store_url, site_key, items, start_at = args
+    """In a fresh process: post each validate body once, at a shared start time."""
+    store_url, bodies, start_at = args
     from tests.live_app import create_test_app
 
     client = create_test_app(store_url).test_client()
     time.sleep(max(0.0, start_at - time.time()))
     wins = []
-    for index, (captcha_id, answer) in enumerate(items):
-        reply = client.post(
-            "/captcha/validate",
-            json={"site_key": site_key, "captcha_id": captcha_id, "user_input": answer},
-        )
+    for index, body in enumerate(bodies):
+        reply = client.post("/captcha/validate", json=body)
         if reply.status_code == 200 and reply.get_json()["valid"]:
             wins.append(index)
     return wins
@@ -98,18 +94,9 @@ def _token_worker(args: tuple) -> List[int]:
     ]
 
 
-def _challenges(app, count: int) -> List[tuple]:
-    from flask_captcha_ext.testing import record_answers
-
-    site_key = get_state(app).service.site_keys.own_site_key
-    client = app.test_client()
-    items = []
-    with record_answers(app) as answers:
-        for _ in range(count):
-            gen = client.post("/captcha/generate", json={"site_key": site_key, "type": "math"})
-            captcha_id = gen.get_json()["captcha_id"]
-            items.append((captcha_id, answers[captcha_id]))
-    return items
+def _challenges(app, count: int) -> List[dict]:
+    """The validate bodies answering ``count`` new math challenges right (proof included)."""
+    return [validate_body(app, *generate(app, "math")) for _ in range(count)]
 
 
 @pytest.fixture
@@ -123,10 +110,7 @@ def test_32_threads_validating_one_captcha_give_one_pass(race_store):
     from tests.live_app import create_test_app
 
     app = create_test_app(race_store)
-    site_key = get_state(app).service.site_keys.own_site_key
-    items = _challenges(app, 20)
-    for captcha_id, answer in items:
-        body = {"site_key": site_key, "captcha_id": captcha_id, "user_input": answer}
+    for body in _challenges(app, 20):
 
         def attempt(_: int, body: dict = body) -> bool:
             reply = app.test_client().post("/captcha/validate", json=body)
@@ -162,13 +146,12 @@ def test_4_processes_validating_and_spending_give_one_pass_each(backend, tmp_pat
 
     url = store_url_of(request, backend, tmp_path, "race.sqlite3")
     app = create_test_app(url)
-    site_key = get_state(app).service.site_keys.own_site_key
     items = _challenges(app, 60)
     tokens = [solve(app) for _ in range(60)]
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(4) as pool:
         start_at = time.time() + 3.0
-        wins = pool.map(_validate_worker, [(url, site_key, items, start_at)] * 4)
+        wins = pool.map(_validate_worker, [(url, items, start_at)] * 4)
         start_at = time.time() + 2.0
         spent = pool.map(_token_worker, [(url, tokens, start_at)] * 4)
     for outcome, total in ((wins, len(items)), (spent, len(tokens))):

@@ -6,7 +6,7 @@ import pytest
 
 from flask_captcha_ext.selfhosted.service import normalize_origin, origin_hostname, request_origin
 from flask_captcha_ext.state import get_state
-from tests.helpers import generate, own_site_key
+from tests.helpers import generate, own_site_key, validate_body
 from tests.support import ALL_TYPES
 
 GEN, VAL = "/captcha/generate", "/captcha/validate"
@@ -67,7 +67,7 @@ def test_other_origins_are_403_with_detail(app, shop_key, headers):
 def test_validate_from_another_origin_is_403_and_leaves_the_challenge(app, shop_key):
     data, answer = generate(app, "math", site_key=shop_key)
     client = app.test_client()
-    payload = {"site_key": shop_key, "captcha_id": data["captcha_id"], "user_input": answer}
+    payload = validate_body(app, data, answer, shop_key)
     refused = client.post(VAL, json=payload, headers={"Origin": "https://evil.example"})
     assert refused.status_code == 403 and "origin" in refused.get_json()["detail"]
     body = client.post(VAL, json=payload, headers={"Origin": SHOP}).get_json()
@@ -89,7 +89,7 @@ def test_the_token_names_the_host_of_the_page(app, shop_key):
         data, answer = generate(app, "math", site_key=shop_key)
         body = app.test_client().post(
             VAL,
-            json={"site_key": shop_key, "captcha_id": data["captcha_id"], "user_input": answer},
+            json=validate_body(app, data, answer, shop_key),
             headers=headers,
         ).get_json()
         result = service.tokens.verify(body["token"], None)

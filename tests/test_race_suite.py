@@ -20,13 +20,14 @@ import threading
 import traceback
 from collections import Counter
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, List, Sequence, Tuple
 
 import pytest
 
 from flask_captcha_ext.selfhosted.service import ApiError, CaptchaService
 from flask_captcha_ext.selfhosted.tokens import DUPLICATE
 from flask_captcha_ext.state import get_state
+from tests.helpers import new_challenges
 from tests.support import build_app, rate_limits, store_url_of
 
 ITEMS = int(os.environ.get("CAPTCHA_RACE_ITEMS", "2500"))
@@ -35,7 +36,7 @@ SYNC_EVERY = 25  # racers line up again every SYNC_EVERY items
 SECRET = "race-suite-secret-0123456789abcdef0123"
 HIGH = "1000000000/hour"
 
-Item = Tuple[str, str]  # (captcha_id, answer) or (token, "")
+Item = Tuple[str, str, str]  # (captcha_id, answer, proof of its PoW part) or (token, "", "")
 
 
 def build_service(store_url: str) -> CaptchaService:
@@ -54,20 +55,15 @@ def build_service(store_url: str) -> CaptchaService:
 
 
 def prepare(service: CaptchaService, kind: str, count: int) -> List[Item]:
-    """``count`` live math challenges with their answers, or ``count`` fresh tokens."""
+    """``count`` live math challenges with their answers and proofs, or ``count`` fresh
+    tokens."""
     # Create the store (SQLite: file, WAL mode, table) before the race: racing first use of a
     # fresh SQLite file is its own bug, see test_concurrent_first_use_of_a_fresh_sqlite_file.
     service.store.ping()
     own = service.site_keys.own
     if kind == "token":
-        return [(service.tokens.issue(own.id, "math"), "") for _ in range(count)]
-    answers: Dict[str, str] = {}
-    service.answer_observer = answers.__setitem__
-    try:
-        ids = [service.new_challenge(own, "math")["captcha_id"] for _ in range(count)]
-    finally:
-        service.answer_observer = None
-    return [(captcha_id, answers[captcha_id]) for captcha_id in ids]
+        return [(service.tokens.issue(own.id, "math"), "", "") for _ in range(count)]
+    return new_challenges(service, "math", count)
 
 
 def race(
@@ -77,7 +73,7 @@ def race(
     own = service.site_keys.own
     wins: List[int] = []
     outcomes: Counter = Counter()
-    for index, (value, answer) in enumerate(items):
+    for index, (value, answer, proof) in enumerate(items):
         if index % SYNC_EVERY == 0:
             barrier.wait(timeout=60)
         if kind == "token":
@@ -89,7 +85,7 @@ def race(
             continue
         try:
             reply = service.validate(
-                service.site_keys.own_site_key, value, answer, f"10.0.0.{racer}"
+                service.site_keys.own_site_key, value, answer, f"10.0.0.{racer}", proof=proof
             )
         except ApiError as exc:
             outcomes[f"{exc.status} {exc.detail}"] += 1

@@ -10,7 +10,7 @@ from flask import Flask, g, jsonify, render_template_string
 
 from flask_captcha_ext import ConfigError, captcha_protected
 from flask_captcha_ext.state import get_state
-from flask_captcha_ext.testing import record_answers
+from tests.helpers import generate, validate_body
 from tests.support import ALL_TYPES, ThreadedServer, build_app, free_port
 
 
@@ -56,11 +56,8 @@ def _client_app(tmp_path, verify_url: str, site_key: str, secret: str, **config)
 def _token(
     central_app: Flask, base: str, site_key: str, kind: str = "image", action: str | None = None
 ) -> str:
-    with record_answers(central_app) as answers:
-        gen = requests.post(base + "/generate", json={"site_key": site_key, "type": kind},
-                            headers={"Origin": "https://shop.example"}, timeout=5).json()
-    body = {"site_key": site_key, "captcha_id": gen["captcha_id"],
-            "user_input": answers[gen["captcha_id"]]}
+    gen, answer = generate(central_app, kind, site_key, origin="https://shop.example")
+    body = validate_body(central_app, gen, answer, site_key)
     if action:
         body["action"] = action
     reply = requests.post(base + "/validate", json=body,

@@ -11,6 +11,7 @@ from typing import Iterator, List, Set
 import pytest
 import requests
 
+from tests.helpers import live_validate_body
 from tests.support import Gunicorn, RedisServer
 
 WORKERS = 3
@@ -62,14 +63,8 @@ def test_generate_validate_verify_scattered_across_workers(redis):
         seen: Set[str] = set()
         for _ in range(15):
             gen = _post(base + "/captcha/generate", {"site_key": site_key, "type": "math"})
-            cid = gen.json()["captcha_id"]
-            answer = requests.get(
-                f"{base}/_answers/{cid}", timeout=5, headers={"Connection": "close"}
-            ).json()["answer"]
-            valid = _post(
-                base + "/captcha/validate",
-                {"site_key": site_key, "captcha_id": cid, "user_input": answer},
-            )
+            body = live_validate_body(base, site_key, gen.json()["captcha_id"])
+            valid = _post(base + "/captcha/validate", body)
             token = valid.json()["token"]
             first = _post(base + "/protected", {"captcha-token": token})
             replay = _post(base + "/protected", {"captcha-token": token})
@@ -108,8 +103,7 @@ def test_store_outage_mid_load_gives_503s_then_recovers(redis):
             cid = _post(base + "/captcha/generate", {"site_key": site_key, "type": "math"}).json()[
                 "captcha_id"
             ]
-            answer = requests.get(f"{base}/_answers/{cid}", timeout=5).json()["answer"]
-            pending.append({"site_key": site_key, "captcha_id": cid, "user_input": answer})
+            pending.append(live_validate_body(base, site_key, cid))
         redis.stop()
         statuses: List[int] = []
         for body in pending:

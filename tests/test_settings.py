@@ -7,6 +7,7 @@ import pytest
 from flask_captcha_ext import CaptchaExt, ConfigError
 from flask_captcha_ext.settings import DEFAULTS
 from flask_captcha_ext.state import get_state
+from tests.helpers import generate, validate_body
 from tests.support import build_app
 
 
@@ -115,22 +116,11 @@ def test_two_apps_in_one_process_are_independent(tmp_path):
     assert a.service.site_keys.own_site_key != b.service.site_keys.own_site_key
 
     # A token issued by app a is worthless on app b, and b's keys are unknown to a.
-    from flask_captcha_ext.testing import record_answers
-
     client = apps[0].test_client()
     apps[0].testing = True
-    with record_answers(apps[0]) as answers:
-        gen = client.post(
-            "/captcha/generate",
-            json={"site_key": a.service.site_keys.own_site_key, "type": "image"},
-        ).get_json()
+    gen, answer = generate(apps[0], "image")
     token = client.post(
-        "/captcha/validate",
-        json={
-            "site_key": a.service.site_keys.own_site_key,
-            "captcha_id": gen["captcha_id"],
-            "user_input": answers[gen["captcha_id"]],
-        },
+        "/captcha/validate", json=validate_body(apps[0], gen, answer)
     ).get_json()["token"]
     with apps[1].app_context():
         assert ext.verify(token).error_codes == ("token-invalid",)

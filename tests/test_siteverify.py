@@ -15,8 +15,7 @@ from flask_wtf.recaptcha import RecaptchaField
 
 from flask_captcha_ext.selfhosted.sitekeys import derived_key_pair
 from flask_captcha_ext.state import get_state
-from flask_captcha_ext.testing import record_answers
-from tests.helpers import generate, own_site_key, solve
+from tests.helpers import generate, own_site_key, solve, validate_body
 from tests.support import ALL_TYPES, SECRET, ThreadedServer
 
 SV = "/captcha/siteverify"
@@ -38,7 +37,7 @@ def _token_for(app, site_key, origin=None):
     data, answer = generate(app, "math", site_key=site_key)
     response = app.test_client().post(
         "/captcha/validate",
-        json={"site_key": site_key, "captcha_id": data["captcha_id"], "user_input": answer},
+        json=validate_body(app, data, answer, site_key),
         headers={"Origin": origin} if origin else {},
     )
     return response.get_json()["token"]
@@ -48,9 +47,9 @@ def test_success_shape_then_timeout_or_duplicate(app):
     token = solve(app)
     body = _verify(app, secret=OWN_SECRET, response=token, remoteip="203.0.113.9")
     assert set(body) == {
-        "success", "challenge_ts", "hostname", "challenge_type", "action", "error-codes"
+        "success", "challenge_ts", "hostname", "challenge_type", "action", "work", "error-codes"
     }
-    assert body["challenge_type"] == "pow" and body["action"] is None
+    assert body["challenge_type"] == "pow" and body["action"] is None and body["work"] == 1
     assert body["success"] is True and body["error-codes"] == []
     solved_at = datetime.strptime(body["challenge_ts"], "%Y-%m-%dT%H:%M:%SZ")
     now = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -58,7 +57,7 @@ def test_success_shape_then_timeout_or_duplicate(app):
     again = _verify(app, secret=OWN_SECRET, response=token)
     assert again == {
         "success": False, "challenge_ts": None, "hostname": None, "challenge_type": None,
-        "action": None, "error-codes": ["timeout-or-duplicate"],
+        "action": None, "work": None, "error-codes": ["timeout-or-duplicate"],
     }
 
 
@@ -103,7 +102,7 @@ def test_error_codes(app, fields, codes):
     body = _verify(app, **fields)
     assert body == {
         "success": False, "challenge_ts": None, "hostname": None, "challenge_type": None,
-        "action": None, "error-codes": codes,
+        "action": None, "work": None, "error-codes": codes,
     }
 
 
@@ -203,13 +202,10 @@ def test_a_plain_recaptcha_client_verifies_our_tokens_by_changing_the_url(make_a
     with ThreadedServer(app) as server:
         base = server.url
         session = requests.Session()
-        payload = {"site_key": own_site_key(app), "type": "math"}
-        with record_answers(app) as answers:
-            data = session.post(base + "/captcha/generate", json=payload, timeout=5).json()
+        data, answer = generate(app, "math")
         validated = session.post(
             base + "/captcha/validate",
-            json={"site_key": payload["site_key"], "captcha_id": data["captcha_id"],
-                  "user_input": answers[data["captcha_id"]]},
+            json=validate_body(app, data, answer),
             headers={"Origin": "https://www.shop.example"},
             timeout=5,
         ).json()

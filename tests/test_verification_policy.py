@@ -15,8 +15,9 @@ from flask_wtf.csrf import CSRFProtect
 
 from flask_captcha_ext import CaptchaExt, ConfigError, captcha_protected, verification
 from flask_captcha_ext.state import get_state
-from tests.helpers import own_site_key, solve
+from tests.helpers import after_the_wait, own_site_key, page_challenge, solve
 from tests.support import SECRET, build_app
+from tests.test_pow import library_solve
 
 ALL_TYPES = ("pow", "image", "math")
 
@@ -28,7 +29,8 @@ def read_math(question: str) -> str:
 
 
 def math_token_by_reading(app: Flask) -> str:
-    """Generate a math challenge and answer it by reading it, as a bot does (no test hooks)."""
+    """Generate a math challenge and answer it by reading it, as a bot does (no test hooks),
+    solving its proof-of-work part too (keep CAPTCHA_POW_TARGET_MS small: Python solves it)."""
     client = app.test_client()
     prefix = get_state(app).settings.url_prefix
     data = client.post(
@@ -40,6 +42,7 @@ def math_token_by_reading(app: Flask) -> str:
             "site_key": own_site_key(app),
             "captcha_id": data["captcha_id"],
             "user_input": read_math(data["question"]),
+            "proof": library_solve(data["pow"]),
         },
     ).get_json()
     assert reply["valid"] is True
@@ -68,7 +71,7 @@ def test_math_is_not_served_by_default(make_app):
 
 
 def test_math_token_refused_where_the_view_wants_an_image(make_app):
-    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES)
+    app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_POW_TARGET_MS=50)
     protected_view(app, types=("image",))
     token = math_token_by_reading(app)
     reply = app.test_client().post("/contact", json={"captcha-token": token})
@@ -80,7 +83,9 @@ def test_math_token_refused_once_the_app_stops_allowing_math(tmp_path):
     """A token issued while math was allowed (or by a worker configured differently) fails on a
     deployment whose CAPTCHA_CHALLENGE_TYPES leave math out: verify checks the type too."""
     common = dict(TESTING=True, SECRET_KEY=SECRET, CAPTCHA_STORE_URL=f"sqlite:///{tmp_path}/s.db")
-    issuer = build_app("issuer", CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, **common)
+    issuer = build_app(
+        "issuer", CAPTCHA_CHALLENGE_TYPES=ALL_TYPES, CAPTCHA_POW_TARGET_MS=50, **common
+    )
     verifier = build_app("verifier", **common)  # same store and secret: one deployment
     token = math_token_by_reading(issuer)
     with verifier.test_request_context():
@@ -101,16 +106,14 @@ def test_verify_types_argument_narrows_and_reports_the_type(make_app):
     assert passed and passed.challenge_type == "pow" and passed.score is None
 
 
-def test_no_javascript_answer_of_a_refused_type_fails(make_app):
-    from flask_captcha_ext.testing import record_answers
-
+def test_no_javascript_answer_of_a_refused_type_fails(make_app, monkeypatch):
     app = make_app(CAPTCHA_CHALLENGE_TYPES=ALL_TYPES)
     protected_view(app, types=("image",))
-    with record_answers(app) as answers, app.test_request_context():
-        page = get_state(app).service.new_page_challenge("math", "127.0.0.1")
+    page, answer = page_challenge(app, "math")
+    after_the_wait(monkeypatch, page["wait"])
     reply = app.test_client().post(
         "/contact",
-        data={"captcha-id": page["captcha_id"], "captcha-answer": answers[page["captcha_id"]]},
+        data={"captcha-id": page["captcha_id"], "captcha-answer": answer},
         headers={"Accept": "application/json"},
     )
     assert reply.status_code == 400
