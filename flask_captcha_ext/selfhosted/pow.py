@@ -54,11 +54,11 @@ class Algorithm:
 ALGORITHMS: Dict[str, Algorithm] = {
     a.name if a.version == 2 else V1: a
     for a in (
-        Algorithm("PBKDF2/SHA-256", cost=2_000, browser_ms=1.7),
-        Algorithm("SHA-256", cost=50, browser_ms=0.75),
-        Algorithm("SCRYPT", cost=8_192, memory_cost=8, parallelism=1, browser_ms=40.0),
-        Algorithm("ARGON2ID", cost=2, memory_cost=16_384, parallelism=1, browser_ms=45.0),
-        Algorithm("SHA-256", cost=1, browser_ms=0.029, version=1),
+        Algorithm("PBKDF2/SHA-256", cost=2_000, browser_ms=0.65),
+        Algorithm("SHA-256", cost=50, browser_ms=0.85),
+        Algorithm("SCRYPT", cost=8_192, memory_cost=8, parallelism=1, browser_ms=47.0),
+        Algorithm("ARGON2ID", cost=2, memory_cost=16_384, parallelism=1, browser_ms=100.0),
+        Algorithm("SHA-256", cost=1, browser_ms=0.033, version=1),
     )
 }
 
