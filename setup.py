@@ -45,6 +45,9 @@ setup(
         "argon2": ["argon2-cffi>=21.3"],
         # asgiref runs Flask's async def views (Flask[async]).
         "async": ["httpx>=0.25", "asgiref>=3.2"],
+        # bench/bench_solvers.py: the captcha package to compare with, numpy for template
+        # matching, torch (a CPU build will do) for the CNN solver.
+        "bench": ["captcha>=0.5", "numpy>=1.24", "torch>=2.1"],
         "dev": [
             "redis>=4.2",
             "argon2-cffi>=21.3",
