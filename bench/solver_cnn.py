@@ -109,7 +109,7 @@ def train(
             if time.process_time() - start >= budget:
                 break
     net.eval()
-    return net, {"steps": steps, "epochs": seen / len(x), "loss": float(loss)}
+    return net, {"steps": steps, "epochs": seen / len(x), "loss": loss.item()}
 
 
 def read(net: Net, pngs: Sequence[bytes], alphabet: str) -> list[str]:
