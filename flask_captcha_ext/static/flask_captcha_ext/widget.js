@@ -86,6 +86,7 @@
       switch_math: "Use a text question instead",
       switch_image: "Use an image instead",
       switch_other: "Try another kind of challenge",
+      switch_pow: "Can\u2019t read it? Verify without typing",
       ready: "New challenge ready.",
       checking: "Checking\u2026",
       working: "Working\u2026",
@@ -124,6 +125,7 @@
       switch_math: "Stattdessen eine Textfrage",
       switch_image: "Stattdessen ein Bild",
       switch_other: "Andere Art von Aufgabe",
+      switch_pow: "Nicht lesbar? Ohne Eingabe best\u00e4tigen",
       ready: "Neue Aufgabe bereit.",
       checking: "Wird gepr\u00fcft\u2026",
       working: "Wird berechnet\u2026",
@@ -162,6 +164,7 @@
       switch_math: "Utiliser une question texte",
       switch_image: "Utiliser une image",
       switch_other: "Essayer un autre type de d\u00e9fi",
+      switch_pow: "Illisible\u00a0? V\u00e9rifier sans saisie",
       ready: "Nouveau d\u00e9fi pr\u00eat.",
       checking: "V\u00e9rification\u2026",
       working: "Calcul en cours\u2026",
@@ -200,6 +203,7 @@
       switch_math: "Usar una pregunta de texto",
       switch_image: "Usar una imagen",
       switch_other: "Probar otro tipo de reto",
+      switch_pow: "\u00bfNo se lee? Verificar sin escribir",
       ready: "Nuevo reto listo.",
       checking: "Comprobando\u2026",
       working: "Calculando\u2026",
@@ -758,6 +762,12 @@
     return !!(h && !h.typed);
   }
 
+  /* Whether the widget offers proof of work ("Verify without typing") beside a typed challenge:
+   * the site allows it (cfg.types, already narrowed to what the server accepts). */
+  function offersPow(cfg) {
+    return cfg.types.indexOf("pow") !== -1 && isAutoType("pow");
+  }
+
   function canRun(name) {
     var h = handlerFor(name);
     return !!h && (typeof h.supported !== "function" || h.supported());
@@ -813,10 +823,15 @@
     dom.answer.appendChild(row);
     dom.answer.appendChild(dom.hint);
 
+    // Beside a typed challenge: proof of work instead, for those who cannot read or solve it.
+    dom.powButton = el("button", {
+      type: "button", "class": "fce-link fce-switch-pow", "data-next": "pow", hidden: ""
+    }, t("switch_pow"));
     dom.switchButton = el("button", { type: "button", "class": "fce-link fce-switch", hidden: "" });
 
     dom.body.appendChild(challengeRow);
     dom.body.appendChild(dom.answer);
+    dom.body.appendChild(dom.powButton);
     dom.body.appendChild(dom.switchButton);
 
     dom.done = el("div", { "class": "fce-done", tabindex: "-1", hidden: "" });
@@ -941,11 +956,14 @@
     }
   };
 
+  /* The ways to another kind of challenge: from a typed one, "Verify without typing" (proof of
+   * work, where the site allows it) and the next typed type; from proof of work, a typed type. */
   W.updateSwitch = function () {
     var button = this.dom.switchButton;
     var choices = this.typedTypes();
     var handler = handlerFor(this.type);
     var next = null;
+    this.dom.powButton.hidden = !(handler && handler.typed && offersPow(this.cfg));
     if (handler && !handler.typed) {
       next = choices.length ? choices[0] : null;    // leave proof of work for a typed type
     } else if (choices.length >= 2 && handler) {
@@ -1147,6 +1165,7 @@
     this.setBusy(false);
     dom.view.textContent = "";
     dom.answer.hidden = true;
+    dom.powButton.hidden = true;
     dom.switchButton.hidden = true;
     this.applyMode();
     if (this.isAuto() && this.typedTypes().length) {
@@ -1480,20 +1499,33 @@
       w.autoFailures = 0;
       w.load(w.isAuto() ? "" : w.t("ready"));
     });
-    dom.switchButton.addEventListener("click", function () {
-      var next = dom.switchButton.getAttribute("data-next");
+    /* Switch to the kind of challenge `button` names in data-next. */
+    function switchTo(button) {
+      var next = button.getAttribute("data-next");
       if (!next) {
         return;
       }
       var fromAuto = w.isAuto();
+      var hadFocus = w.focusInside();
       w.type = next;
       w.settle(false);                   // a held submit waits for the person instead
+      if (!fromAuto && w.isAuto()) {
+        // To proof of work: the answer box and this button go; the status line says what
+        // happens ("Verifying you are human...", then "Verified"), so focus goes there.
+        w.load("");
+        if (hadFocus) {
+          dom.status.focus();
+        }
+        return;
+      }
       w.load(w.t("ready")).then(function () {
         if (fromAuto && w.state === "ready" && !w.isAuto()) {
           dom.input.focus();             // from proof of work: the new answer box is next
         }
       });
-    });
+    }
+    dom.powButton.addEventListener("click", function () { switchTo(dom.powButton); });
+    dom.switchButton.addEventListener("click", function () { switchTo(dom.switchButton); });
     document.addEventListener("visibilitychange", function () {
       if (!document.hidden && w.stale && w.root.isConnected) {
         w.load("");
