@@ -76,7 +76,9 @@
     en: {
       title: "Security check",
       loading: "Loading a challenge\u2026",
-      imageAlt: "CAPTCHA image with distorted characters",
+      imageAlt: "Type the characters in this image.",
+      imageAltCount: "Type the {n} characters in this image.",
+      imageAltPow: "Can\u2019t read it? Choose \u201cVerify without typing\u201d.",
       imageLabel: "Characters in the image",
       imageHint: "Type the characters you see. Upper or lower case does not matter.",
       mathLabel: "Answer",
@@ -115,7 +117,9 @@
     de: {
       title: "Sicherheitspr\u00fcfung",
       loading: "Aufgabe wird geladen\u2026",
-      imageAlt: "CAPTCHA-Bild mit verzerrten Zeichen",
+      imageAlt: "Geben Sie die Zeichen in diesem Bild ein.",
+      imageAltCount: "Geben Sie die {n} Zeichen in diesem Bild ein.",
+      imageAltPow: "Nicht lesbar? W\u00e4hlen Sie \u201eOhne Eingabe best\u00e4tigen\u201c.",
       imageLabel: "Zeichen im Bild",
       imageHint: "Geben Sie die Zeichen ein. Gro\u00df- und Kleinschreibung ist egal.",
       mathLabel: "Antwort",
@@ -154,7 +158,9 @@
     fr: {
       title: "V\u00e9rification de s\u00e9curit\u00e9",
       loading: "Chargement du d\u00e9fi\u2026",
-      imageAlt: "Image CAPTCHA avec des caract\u00e8res d\u00e9form\u00e9s",
+      imageAlt: "Saisissez les caract\u00e8res de cette image.",
+      imageAltCount: "Saisissez les {n} caract\u00e8res de cette image.",
+      imageAltPow: "Illisible\u00a0? Choisissez \u00ab\u00a0V\u00e9rifier sans saisie\u00a0\u00bb.",
       imageLabel: "Caract\u00e8res de l\u2019image",
       imageHint: "Saisissez les caract\u00e8res affich\u00e9s. Majuscules ou minuscules, peu importe.",
       mathLabel: "R\u00e9ponse",
@@ -193,7 +199,9 @@
     es: {
       title: "Comprobaci\u00f3n de seguridad",
       loading: "Cargando el reto\u2026",
-      imageAlt: "Imagen CAPTCHA con caracteres distorsionados",
+      imageAlt: "Escriba los caracteres de esta imagen.",
+      imageAltCount: "Escriba los {n} caracteres de esta imagen.",
+      imageAltPow: "\u00bfNo se lee? Elija \u00abVerificar sin escribir\u00bb.",
       imageLabel: "Caracteres de la imagen",
       imageHint: "Escriba los caracteres que ve. No importan may\u00fasculas ni min\u00fasculas.",
       mathLabel: "Respuesta",
@@ -699,7 +707,7 @@
         ctx.view.appendChild(ctx.el("img", {
           "class": "fce-image",
           src: "data:image/png;base64," + data.image,
-          alt: ctx.t("imageAlt"),
+          alt: imageAlt(ctx, data),
           width: "160",
           height: "60"
         }));
@@ -734,6 +742,15 @@
       }
     }
   };
+
+  /* The image's text alternative says what to do: type the characters (how many, when generate's
+   * reply has `length`), and, where the site allows proof of work, how to do without reading. */
+  function imageAlt(ctx, data) {
+    var n = data.length;
+    var text = typeof n === "number" && Math.floor(n) === n && n >= 1 && n <= MAX_INPUT
+      ? ctx.t("imageAltCount", { n: n }) : ctx.t("imageAlt");
+    return offersPow(ctx.options) ? text + " " + ctx.t("imageAltPow") : text;
+  }
 
   /* data-fce-pow-progress="visible": a bar, indeterminate while the workers search (how many
    * counters the search takes is the server's secret), full once solved. Returns done(). */
