@@ -704,6 +704,7 @@
     image: {
       typed: true,
       render: function (ctx, data) {
+        // Shown at 160x60 CSS pixels; the PNG may be larger (2x for high-density screens).
         ctx.view.appendChild(ctx.el("img", {
           "class": "fce-image",
           src: "data:image/png;base64," + data.image,
