@@ -43,8 +43,18 @@
  * person typed, then submits again (form.requestSubmit, keeping the submitter) if it was right.
  * With nothing typed it holds the submit and asks for an answer. A proof-of-work widget holds the
  * submit until it is verified. When no challenge could be loaded (network error, rate limit,
- * service down) it never blocks: the server decides. "Use an image instead" (or "a text
- * question") lets a person leave proof of work for a typed challenge the site allows.
+ * service down) it never blocks: the server decides.
+ *
+ * Switching kinds (only among the site's types, data-fce-types): from proof of work, "Use an
+ * image instead" (or "a text question") leads to a typed challenge. Beside a typed challenge,
+ * "Can't read it? Verify without typing" leads back to proof of work wherever "pow" is allowed,
+ * so nobody has to read or answer anything (focus then goes to the status line), and "Use a text
+ * question instead" / "Use an image instead" goes between image and math when both are allowed.
+ * The image's alt text says what to do: "Type the 5 characters in this image." (the count when
+ * generate's reply has `length`, else "Type the characters in this image."), and where proof of
+ * work is allowed it points to "Verify without typing" (strings imageAlt, imageAltCount,
+ * imageAltPow, switch_pow). The image shows at 160x60 CSS pixels whatever the PNG's size (twice
+ * that for high-density screens).
  *
  * Loaded twice (one script tag per widget on a page)? The second run does nothing.
  *
