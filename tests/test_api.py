@@ -36,11 +36,12 @@ def _validate(client, app, data, user_input, site_key=None, environ_base=None):
 def test_generate_image_returns_a_png_and_no_answer(app):
     data, answer = generate(app, "image")
     del data["_proof"]  # the helper's, not the server's
-    assert set(data) == {"captcha_id", "type", "image", "pow", "work", "expires_in"}
+    assert set(data) == {"captcha_id", "type", "image", "length", "pow", "work", "expires_in"}
     assert data["type"] == "image" and data["expires_in"] == 300
     assert set(data["pow"]) == {"parameters", "signature"} and data["work"] == 1
-    png = base64.b64decode(data["image"])
-    assert Image.open(io.BytesIO(png)).format == "PNG"
+    assert data["length"] == len(answer) == 5
+    png = Image.open(io.BytesIO(base64.b64decode(data["image"])))
+    assert png.format == "PNG" and png.size == (320, 120)
     assert answer.lower() not in str(data).lower()
 
 

@@ -58,7 +58,9 @@ class _TypedAnswer:
 
 
 class ImageChallenge(_TypedAnswer):
-    """Distorted letters in a PNG; answers are case-insensitive."""
+    """Distorted letters in a 320x120 PNG (shown at 160x60); answers are case-insensitive.
+
+    The reply says how many characters to type (``length``), for the image's text alternative."""
 
     name = "image"
 
@@ -72,7 +74,7 @@ class ImageChallenge(_TypedAnswer):
     def create(self, challenge_id: str) -> NewChallenge:
         text = image.random_text(self.length)
         png = image.render_png(text)
-        public = {"image": base64.b64encode(png).decode("ascii")}
+        public = {"image": base64.b64encode(png).decode("ascii"), "length": self.length}
         return NewChallenge(public, self._digest(challenge_id, self.normalize(text)), text)
 
 

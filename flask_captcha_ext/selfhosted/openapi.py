@@ -246,17 +246,38 @@ def _schemas(max_work: float) -> Dict[str, Schema]:
     }
     typed = {"image": "image", "math": "question"}
     typed_schema = {
-        "image": {"type": "string", "contentEncoding": "base64", "contentMediaType": "image/png"},
+        "image": {
+            "type": "string",
+            "contentEncoding": "base64",
+            "contentMediaType": "image/png",
+            "description": "A 320x120 PNG, to show at 160x60 CSS pixels (sharp on high-density "
+            "screens).",
+        },
         "math": {"type": "string"},
+    }
+    extra: Dict[str, Dict[str, Schema]] = {
+        "image": {
+            "length": {
+                "type": "integer",
+                "minimum": 4,
+                "maximum": 8,
+                "description": "How many characters the image holds (CAPTCHA_IMAGE_LENGTH), "
+                "for the image's text alternative.",
+            }
+        },
+        "math": {},
     }
     generated = [
         {
             "type": "object",
-            "required": ["captcha_id", "type", typed[kind], "pow", "work", "expires_in"],
+            "required": [
+                "captcha_id", "type", typed[kind], *extra[kind], "pow", "work", "expires_in"
+            ],
             "properties": {
                 "captcha_id": _ref("CaptchaId"),
                 "type": {"const": kind},
                 typed[kind]: typed_schema[kind],
+                **extra[kind],
                 "pow": {
                     **_ref("AltchaChallenge"),
                     "description": "The proof of work that comes with the question: its "

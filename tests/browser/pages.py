@@ -49,7 +49,8 @@ class Widget:
 
     @property
     def verify_button(self) -> Locator:
-        return self.root.get_by_role("button", name="Verify")
+        # exact: "Can’t read it? Verify without typing" is a button too
+        return self.root.get_by_role("button", name="Verify", exact=True)
 
     @property
     def refresh_button(self) -> Locator:

@@ -475,10 +475,10 @@ def test_mount_api_for_script_created_widgets(page: Page, server: LiveServer) ->
     made.captcha_id()
     expect(made.root.locator(".fce-box")).to_have_count(1)
     expect(made.root).to_have_class(re.compile(r"\bfce-theme-dark\b"))
-    expect(made.root.get_by_role("button", name="Vérifier")).to_be_visible()
+    expect(made.root.get_by_role("button", name="Vérifier", exact=True)).to_be_visible()
     expect(made.root.get_by_role("button", name="Nouveau défi")).to_be_visible()
     # Its token input was created for it, and it verifies like any other widget.
     made.type_answer(server)
-    made.root.get_by_role("button", name="Vérifier").click()
+    made.root.get_by_role("button", name="Vérifier", exact=True).click()
     expect(made.status).to_have_text(re.compile("Vérifié"))
     assert page.evaluate("window.FlaskCaptcha.token('#made-by-script')") == made.token() != ""

@@ -43,8 +43,18 @@
  * person typed, then submits again (form.requestSubmit, keeping the submitter) if it was right.
  * With nothing typed it holds the submit and asks for an answer. A proof-of-work widget holds the
  * submit until it is verified. When no challenge could be loaded (network error, rate limit,
- * service down) it never blocks: the server decides. "Use an image instead" (or "a text
- * question") lets a person leave proof of work for a typed challenge the site allows.
+ * service down) it never blocks: the server decides.
+ *
+ * Switching kinds (only among the site's types, data-fce-types): from proof of work, "Use an
+ * image instead" (or "a text question") leads to a typed challenge. Beside a typed challenge,
+ * "Can't read it? Verify without typing" leads back to proof of work wherever "pow" is allowed,
+ * so nobody has to read or answer anything (focus then goes to the status line), and "Use a text
+ * question instead" / "Use an image instead" goes between image and math when both are allowed.
+ * The image's alt text says what to do: "Type the 5 characters in this image." (the count when
+ * generate's reply has `length`, else "Type the characters in this image."), and where proof of
+ * work is allowed it points to "Verify without typing" (strings imageAlt, imageAltCount,
+ * imageAltPow, switch_pow). The image shows at 160x60 CSS pixels whatever the PNG's size (twice
+ * that for high-density screens).
  *
  * Loaded twice (one script tag per widget on a page)? The second run does nothing.
  *
@@ -76,7 +86,9 @@
     en: {
       title: "Security check",
       loading: "Loading a challenge\u2026",
-      imageAlt: "CAPTCHA image with distorted characters",
+      imageAlt: "Type the characters in this image.",
+      imageAltCount: "Type the {n} characters in this image.",
+      imageAltPow: "Can\u2019t read it? Choose \u201cVerify without typing\u201d.",
       imageLabel: "Characters in the image",
       imageHint: "Type the characters you see. Upper or lower case does not matter.",
       mathLabel: "Answer",
@@ -86,6 +98,7 @@
       switch_math: "Use a text question instead",
       switch_image: "Use an image instead",
       switch_other: "Try another kind of challenge",
+      switch_pow: "Can\u2019t read it? Verify without typing",
       ready: "New challenge ready.",
       checking: "Checking\u2026",
       working: "Working\u2026",
@@ -114,7 +127,9 @@
     de: {
       title: "Sicherheitspr\u00fcfung",
       loading: "Aufgabe wird geladen\u2026",
-      imageAlt: "CAPTCHA-Bild mit verzerrten Zeichen",
+      imageAlt: "Geben Sie die Zeichen in diesem Bild ein.",
+      imageAltCount: "Geben Sie die {n} Zeichen in diesem Bild ein.",
+      imageAltPow: "Nicht lesbar? W\u00e4hlen Sie \u201eOhne Eingabe best\u00e4tigen\u201c.",
       imageLabel: "Zeichen im Bild",
       imageHint: "Geben Sie die Zeichen ein. Gro\u00df- und Kleinschreibung ist egal.",
       mathLabel: "Antwort",
@@ -124,6 +139,7 @@
       switch_math: "Stattdessen eine Textfrage",
       switch_image: "Stattdessen ein Bild",
       switch_other: "Andere Art von Aufgabe",
+      switch_pow: "Nicht lesbar? Ohne Eingabe best\u00e4tigen",
       ready: "Neue Aufgabe bereit.",
       checking: "Wird gepr\u00fcft\u2026",
       working: "Wird berechnet\u2026",
@@ -152,7 +168,9 @@
     fr: {
       title: "V\u00e9rification de s\u00e9curit\u00e9",
       loading: "Chargement du d\u00e9fi\u2026",
-      imageAlt: "Image CAPTCHA avec des caract\u00e8res d\u00e9form\u00e9s",
+      imageAlt: "Saisissez les caract\u00e8res de cette image.",
+      imageAltCount: "Saisissez les {n} caract\u00e8res de cette image.",
+      imageAltPow: "Illisible\u00a0? Choisissez \u00ab\u00a0V\u00e9rifier sans saisie\u00a0\u00bb.",
       imageLabel: "Caract\u00e8res de l\u2019image",
       imageHint: "Saisissez les caract\u00e8res affich\u00e9s. Majuscules ou minuscules, peu importe.",
       mathLabel: "R\u00e9ponse",
@@ -162,6 +180,7 @@
       switch_math: "Utiliser une question texte",
       switch_image: "Utiliser une image",
       switch_other: "Essayer un autre type de d\u00e9fi",
+      switch_pow: "Illisible\u00a0? V\u00e9rifier sans saisie",
       ready: "Nouveau d\u00e9fi pr\u00eat.",
       checking: "V\u00e9rification\u2026",
       working: "Calcul en cours\u2026",
@@ -190,7 +209,9 @@
     es: {
       title: "Comprobaci\u00f3n de seguridad",
       loading: "Cargando el reto\u2026",
-      imageAlt: "Imagen CAPTCHA con caracteres distorsionados",
+      imageAlt: "Escriba los caracteres de esta imagen.",
+      imageAltCount: "Escriba los {n} caracteres de esta imagen.",
+      imageAltPow: "\u00bfNo se lee? Elija \u00abVerificar sin escribir\u00bb.",
       imageLabel: "Caracteres de la imagen",
       imageHint: "Escriba los caracteres que ve. No importan may\u00fasculas ni min\u00fasculas.",
       mathLabel: "Respuesta",
@@ -200,6 +221,7 @@
       switch_math: "Usar una pregunta de texto",
       switch_image: "Usar una imagen",
       switch_other: "Probar otro tipo de reto",
+      switch_pow: "\u00bfNo se lee? Verificar sin escribir",
       ready: "Nuevo reto listo.",
       checking: "Comprobando\u2026",
       working: "Calculando\u2026",
@@ -692,10 +714,11 @@
     image: {
       typed: true,
       render: function (ctx, data) {
+        // Shown at 160x60 CSS pixels; the PNG may be larger (2x for high-density screens).
         ctx.view.appendChild(ctx.el("img", {
           "class": "fce-image",
           src: "data:image/png;base64," + data.image,
-          alt: ctx.t("imageAlt"),
+          alt: imageAlt(ctx, data),
           width: "160",
           height: "60"
         }));
@@ -731,6 +754,15 @@
     }
   };
 
+  /* The image's text alternative says what to do: type the characters (how many, when generate's
+   * reply has `length`), and, where the site allows proof of work, how to do without reading. */
+  function imageAlt(ctx, data) {
+    var n = data.length;
+    var text = typeof n === "number" && Math.floor(n) === n && n >= 1 && n <= MAX_INPUT
+      ? ctx.t("imageAltCount", { n: n }) : ctx.t("imageAlt");
+    return offersPow(ctx.options) ? text + " " + ctx.t("imageAltPow") : text;
+  }
+
   /* data-fce-pow-progress="visible": a bar, indeterminate while the workers search (how many
    * counters the search takes is the server's secret), full once solved. Returns done(). */
   function progressBar(ctx) {
@@ -756,6 +788,12 @@
   function isAutoType(name) {
     var h = handlerFor(name);
     return !!(h && !h.typed);
+  }
+
+  /* Whether the widget offers proof of work ("Verify without typing") beside a typed challenge:
+   * the site allows it (cfg.types, already narrowed to what the server accepts). */
+  function offersPow(cfg) {
+    return cfg.types.indexOf("pow") !== -1 && isAutoType("pow");
   }
 
   function canRun(name) {
@@ -813,10 +851,15 @@
     dom.answer.appendChild(row);
     dom.answer.appendChild(dom.hint);
 
+    // Beside a typed challenge: proof of work instead, for those who cannot read or solve it.
+    dom.powButton = el("button", {
+      type: "button", "class": "fce-link fce-switch-pow", "data-next": "pow", hidden: ""
+    }, t("switch_pow"));
     dom.switchButton = el("button", { type: "button", "class": "fce-link fce-switch", hidden: "" });
 
     dom.body.appendChild(challengeRow);
     dom.body.appendChild(dom.answer);
+    dom.body.appendChild(dom.powButton);
     dom.body.appendChild(dom.switchButton);
 
     dom.done = el("div", { "class": "fce-done", tabindex: "-1", hidden: "" });
@@ -941,11 +984,14 @@
     }
   };
 
+  /* The ways to another kind of challenge: from a typed one, "Verify without typing" (proof of
+   * work, where the site allows it) and the next typed type; from proof of work, a typed type. */
   W.updateSwitch = function () {
     var button = this.dom.switchButton;
     var choices = this.typedTypes();
     var handler = handlerFor(this.type);
     var next = null;
+    this.dom.powButton.hidden = !(handler && handler.typed && offersPow(this.cfg));
     if (handler && !handler.typed) {
       next = choices.length ? choices[0] : null;    // leave proof of work for a typed type
     } else if (choices.length >= 2 && handler) {
@@ -1147,6 +1193,7 @@
     this.setBusy(false);
     dom.view.textContent = "";
     dom.answer.hidden = true;
+    dom.powButton.hidden = true;
     dom.switchButton.hidden = true;
     this.applyMode();
     if (this.isAuto() && this.typedTypes().length) {
@@ -1480,20 +1527,33 @@
       w.autoFailures = 0;
       w.load(w.isAuto() ? "" : w.t("ready"));
     });
-    dom.switchButton.addEventListener("click", function () {
-      var next = dom.switchButton.getAttribute("data-next");
+    /* Switch to the kind of challenge `button` names in data-next. */
+    function switchTo(button) {
+      var next = button.getAttribute("data-next");
       if (!next) {
         return;
       }
       var fromAuto = w.isAuto();
+      var hadFocus = w.focusInside();
       w.type = next;
       w.settle(false);                   // a held submit waits for the person instead
+      if (!fromAuto && w.isAuto()) {
+        // To proof of work: the answer box and this button go; the status line says what
+        // happens ("Verifying you are human...", then "Verified"), so focus goes there.
+        w.load("");
+        if (hadFocus) {
+          dom.status.focus();
+        }
+        return;
+      }
       w.load(w.t("ready")).then(function () {
         if (fromAuto && w.state === "ready" && !w.isAuto()) {
           dom.input.focus();             // from proof of work: the new answer box is next
         }
       });
-    });
+    }
+    dom.powButton.addEventListener("click", function () { switchTo(dom.powButton); });
+    dom.switchButton.addEventListener("click", function () { switchTo(dom.switchButton); });
     document.addEventListener("visibilitychange", function () {
       if (!document.hidden && w.stale && w.root.isConnected) {
         w.load("");
