@@ -154,17 +154,21 @@ def captcha_set(n: int, width: int, height: int) -> list[tuple[str, bytes]]:
 _matchers: dict[tuple[str, int, int], Any] = {}
 
 
-def _matcher(side: str, width: int, height: int) -> Any:
-    """This worker's template matcher for ``side`` (built once: rendering the bank takes s)."""
+def _matcher(side: str, png: bytes) -> Any:
+    """This worker's template matcher for ``side`` at ``png``'s size (built once: rendering the
+    bank takes seconds)."""
+    from PIL import Image
+
     from bench import solver_template as st
 
+    width, height = Image.open(io.BytesIO(png)).size
     key = (side, width, height)
     if key not in _matchers:
         if side == "ours":
             bank = st.ours_glyphs(width, height, LENGTH)
         else:
-            bank = st.captcha_glyphs(width, height, image.ALPHABET)
-        _matchers[key] = st.Matcher(bank, width, height)
+            bank = st.captcha_glyphs(width, height, image.ALPHABET, LENGTH)
+        _matchers[key] = st.Matcher(bank, bank.prepare(png).shape)
     return _matchers[key]
 
 
@@ -172,10 +176,7 @@ def _read(job: tuple[str, str, bytes]) -> str:
     """One reading: ``job`` is (solver, side, PNG); solver "template" or "tesseract:SETTING"."""
     solver, side, png = job
     if solver == "template":
-        from PIL import Image
-
-        width, height = Image.open(io.BytesIO(png)).size
-        return _matcher(side, width, height).solve(png, LENGTH)
+        return _matcher(side, png).solve(png, LENGTH)
     setting = solver.split(":", 1)[1]
     return solver_tesseract.read(png, setting, image.ALPHABET)
 

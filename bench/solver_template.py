@@ -12,9 +12,13 @@ package's ``ImageCaptcha``). numpy only.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -27,43 +31,49 @@ BATCH = 256
 
 @dataclass(frozen=True)
 class Bank:
-    """What to match: ``(char, ink mask in 0..1)`` pairs, and how far (as fractions of a glyph's
-    width) the generator may move from one glyph's left edge to the next's."""
+    """What to match: ``(char, ink in 0..1)`` glyphs, already as ``prepare`` leaves an image;
+    how far (as fractions of a glyph's width) the generator may move from one glyph's left edge
+    to the next's; and ``prepare``: a PNG as the ink array the glyphs are correlated with."""
 
     glyphs: list[tuple[str, np.ndarray]]
     advance: tuple[float, float]
-    #: A glyph's score is its correlation times its width to this power: without it, narrow
-    #: glyphs (J, L) correlating well with a stroke of a wide one win too often.
-    weight: float = 0.0
-    #: Gaussian blur (pixels) applied to image and glyphs alike: tolerance for warps the bank
-    #: only approximates.
-    blur: float = 0.0
+    prepare: Callable[[bytes], np.ndarray]
 
 
-def ink(png: bytes, blur: float = 0.0) -> np.ndarray:
-    """The image as ink in 0..1: darkness, stretched so that paper is 0 and the darkest ink 1."""
-    img = Image.open(io.BytesIO(png)).convert("L")
-    if blur:
-        img = img.filter(ImageFilter.GaussianBlur(blur))
-    grey = np.asarray(img, dtype=np.float32)
+def ink(png: bytes) -> Image.Image:
+    """The image as ink (mode "L", 255 = ink): darkness, stretched so that paper is 0 and the
+    darkest ink 255."""
+    grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float32)
     paper, dark = float(np.percentile(grey, 90)), float(grey.min())
-    return np.clip((paper - grey) / max(1.0, paper - dark), 0.0, 1.0)
+    scaled = np.clip((paper - grey) / max(1.0, paper - dark), 0.0, 1.0)
+    return Image.fromarray((scaled * 255).astype(np.uint8))
+
+
+def _array(img: Image.Image) -> np.ndarray:
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def blurred_ink(blur: float) -> Callable[[bytes], np.ndarray]:
+    """``prepare`` for banks that only approximate the glyphs: ink with a Gaussian blur."""
+    return functools.partial(_blurred_ink, blur=blur)
+
+
+def _blurred_ink(png: bytes, blur: float) -> np.ndarray:
+    img = ink(png)
+    return _array(img.filter(ImageFilter.GaussianBlur(blur)) if blur else img)
 
 
 class Matcher:
     """Normalized cross-correlation of a bank against images of one size, then decoding."""
 
-    def __init__(self, bank: Bank, width: int, height: int) -> None:
+    def __init__(self, bank: Bank, shape: tuple[int, int]) -> None:
         self.bank = bank
         self.chars = sorted({c for c, _ in bank.glyphs})
-        self.shape = (height + 2 * MARGIN, width + 2 * MARGIN)
+        self.shape = (shape[0] + 2 * MARGIN, shape[1] + 2 * MARGIN)
         fits = [(c, m) for c, m in bank.glyphs if m.shape[0] <= self.shape[0] and m.any()]
-        if bank.blur:
-            fits = [(c, _blurred(m, bank.blur)) for c, m in fits]
         self.glyphs = fits
         self.sizes = [m.shape for _, m in fits]
         self.index = [self.chars.index(c) for c, _ in fits]
-        self.weights = [m.shape[1] ** bank.weight for _, m in fits]
         self.norms = np.array([np.linalg.norm(m - m.mean()) for _, m in fits], dtype=np.float32)
         self.spectra = np.stack([self._spectrum(m) for _, m in fits])
 
@@ -77,7 +87,7 @@ class Matcher:
         """Per character and left-edge column: the best correlation over rows and variants, and
         the width of the variant that gave it."""
         image = np.zeros(self.shape, dtype=np.float32)
-        image[MARGIN:-MARGIN, MARGIN:-MARGIN] = ink(png, self.bank.blur)
+        image[MARGIN:-MARGIN, MARGIN:-MARGIN] = self.bank.prepare(png)
         spectrum = np.fft.rfft2(image)
         sums = _integral(image), _integral(image * image)
         best = np.full((len(self.chars), self.shape[1]), -1.0, dtype=np.float32)
@@ -92,7 +102,7 @@ class Matcher:
                     spread[h, w] = _spread(sums, h, w)
                 ncc = corr[k - start, : self.shape[0] - h + 1, : self.shape[1] - w + 1]
                 ncc = ncc / (spread[h, w] * self.norms[k])
-                column = ncc.max(axis=0) * self.weights[k]
+                column = ncc.max(axis=0)
                 row = best[self.index[k], : column.size]
                 better = column > row
                 row[better] = column[better]
@@ -103,12 +113,6 @@ class Matcher:
         """The ``length`` characters read from ``png``."""
         best, width = self.scores(png)
         return decode(best, width, length, self.bank.advance, self.chars)
-
-
-def _blurred(mask: np.ndarray, radius: float) -> np.ndarray:
-    pad = math.ceil(2 * radius)
-    img = Image.fromarray(np.pad(mask * 255, pad).astype(np.uint8))
-    return _mask(img.filter(ImageFilter.GaussianBlur(radius)))
 
 
 def _integral(a: np.ndarray) -> np.ndarray:
@@ -167,33 +171,87 @@ def decode(
 # -- banks ---------------------------------------------------------------------------------------
 
 
-def _mask(img: Image.Image) -> np.ndarray:
-    return np.asarray(img, dtype=np.float32) / 255.0
+#: Our renderer's grid: the attacker's sampling of its continuous ranges (see image_layout).
+OURS_SIZES = (72.0, 80.0, 88.0)  # final font sizes: 5th to 95th percentile 72..87 at 320x120
+OURS_TURNS = (-20.0, -12.0, -4.0, 4.0, 12.0, 20.0)  # of -24..24 degrees
+OURS_SLANTS = (-0.21, -0.07, 0.07, 0.21)  # of -0.28..0.28
+OURS_SQUEEZE = 0.93  # of 0.82..1.04
+OURS_STROKE = 1  # of 0, 1, 2 pixels at the outlines' 96 px
+#: Opening (erosion then dilation, square side in pixels): thins out the ink curves (1/24 of
+#: the height wide) and specks, keeps glyph strokes (~1/9 of the height). 5 read more than 3 or 7.
+OPEN = 5
+#: The image and glyphs are correlated at 1/REDUCE of their size (4x fewer pixels).
+REDUCE = 2
+BLUR = 1.0
+
+
+def _clean(mask: Image.Image) -> np.ndarray:
+    """Threshold, open (drop thin curves and specks), shrink, blur: an image or a glyph as the
+    matcher sees it."""
+    img = mask.point(lambda v: 255 if v >= 128 else 0)
+    img = img.filter(ImageFilter.MinFilter(OPEN)).filter(ImageFilter.MaxFilter(OPEN))
+    img = img.reduce(REDUCE).filter(ImageFilter.GaussianBlur(BLUR))
+    return _array(img)
+
+
+def _cleaned_ink(png: bytes) -> np.ndarray:
+    return _clean(ink(png))
+
+
+def _cleaned_glyph(mask: Image.Image) -> np.ndarray:
+    pad = OPEN + 4 * REDUCE
+    padded = Image.new("L", (mask.width + 2 * pad, mask.height + 2 * pad), 0)
+    padded.paste(mask, (pad, pad))
+    out = _clean(padded)
+    rows, cols = np.nonzero(out > 0.02)
+    if not rows.size:
+        return out[:0, :0]
+    return out[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
 
 
 def ours_glyphs(width: int, height: int, length: int) -> Bank:
-    """Every glyph our renderer can paste into a ``width`` x ``height`` image of ``length``
-    characters: each character at every size its layout can pick (the starting size, shrunk
-    by 9/10 while the text is too wide, less 0%, 10% or 20%), turn and warp variant."""
-    from flask_captcha_ext.selfhosted import image as r
+    """Our renderer's glyphs (``image_layout.draw_glyph``): every character in each shipped
+    face over a grid of the sizes, turns and slants it draws from, at a middle squeeze and
+    stroke, cleaned as the image is. The decoder allows for the gaps ``lay_out`` leaves."""
+    from flask_captcha_ext.selfhosted import image, image_fonts, image_layout
 
-    sizes = set()
-    base = max(10, round(height * r._SIZE))
-    for _ in range(2 if length <= 6 else 4):  # two shrink steps cover >99% at 5 characters
-        sizes |= {base - k * base // 10 for k in range(r._SIZES)}
-        base = max(10, base * 9 // 10)
-    angles = range(-r._MAX_ANGLE, r._MAX_ANGLE + 1, r._ANGLE_STEP)
-    glyphs = [
-        (char, _mask(r._glyph(char, size, angle, warp)))
-        for char in r.ALPHABET
-        for size in sorted(sizes)
-        for angle in angles
-        for warp in range(r._WARPS)
-    ]
-    return Bank(glyphs, (r._ADVANCE[0] - 0.05, r._ADVANCE[1] + 0.05))
+    scale = height / image.HEIGHT
+    glyphs = []
+    for char in image.ALPHABET:
+        for face in range(len(image_fonts.FONT_FILES)):
+            for size in OURS_SIZES:
+                for turn in OURS_TURNS:
+                    for slant in OURS_SLANTS:
+                        mask = image_layout.draw_glyph(
+                            char, face, size * scale, OURS_STROKE, turn, slant, OURS_SQUEEZE
+                        )
+                        glyphs.append((char, _cleaned_glyph(mask)))
+    return Bank([g for g in glyphs if g[1].size], (0.85, 1.35), _cleaned_ink)
 
 
-def captcha_glyphs(width: int, height: int, alphabet: str) -> Bank:
+#: Blur for the captcha package's glyphs, whose random warp the bank leaves out.
+CAPTCHA_BLUR = 0.8
+
+
+def captcha_squeezes(maker: Any, alphabet: str, length: int, samples: int = 200) -> list[float]:
+    """Five horizontal scale factors spanning (5th to 95th percentile) what ImageCaptcha's final
+    resize applies to a row of ``length`` characters: found by laying out rows its own way."""
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    colour = (0, 0, 0, 255)
+    factors = []
+    for _ in range(samples):
+        row = 0
+        for char in random.choices(alphabet, k=length):
+            if random.random() > maker.word_space_probability:
+                row += maker._draw_character(" ", draw, colour).width
+            row += maker._draw_character(char, draw, colour).width
+        factors.append(maker._width / max(row, maker._width))
+    factors.sort()
+    lo, hi = factors[samples // 20], factors[-samples // 20]
+    return sorted({round(lo + (hi - lo) * i / 4, 3) for i in range(5)})
+
+
+def captcha_glyphs(width: int, height: int, alphabet: str, length: int) -> Bank:
     """The ``captcha`` package's glyphs: each character in its font at each of its sizes, turned
     over a grid of its rotation range, fitted back into the upright box as its warp step does
     (its random corner offsets left at zero), then squeezed horizontally over a grid of the
@@ -203,7 +261,7 @@ def captcha_glyphs(width: int, height: int, alphabet: str) -> Bank:
     maker = ImageCaptcha(width=width, height=height)
     lo, hi = maker.character_rotate
     angles = [lo + (hi - lo) * i / 8 for i in range(9)]
-    squeezes = (0.5, 0.6, 0.7, 0.8, 0.95)
+    squeezes = captcha_squeezes(maker, alphabet, length)
     draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     glyphs = []
     for font in maker.truefonts:
@@ -219,5 +277,12 @@ def captcha_glyphs(width: int, height: int, alphabet: str) -> Bank:
                     squeezed = fitted.resize((max(1, round(w * s)), int(h)))
                     box = squeezed.getbbox()
                     if box:
-                        glyphs.append((char, _mask(squeezed.crop(box))))
-    return Bank(glyphs, (0.45, 2.2), blur=0.8)
+                        glyphs.append((char, _blurred_glyph(squeezed.crop(box), CAPTCHA_BLUR)))
+    return Bank(glyphs, (0.45, 2.2), blurred_ink(CAPTCHA_BLUR))
+
+
+def _blurred_glyph(mask: Image.Image, blur: float) -> np.ndarray:
+    pad = math.ceil(2 * blur)
+    padded = Image.new("L", (mask.width + 2 * pad, mask.height + 2 * pad), 0)
+    padded.paste(mask, (pad, pad))
+    return _array(padded.filter(ImageFilter.GaussianBlur(blur)))
