@@ -6,8 +6,17 @@ ink (normalized cross-correlation, all templates at once through FFTs), and deco
 a dynamic programme picks ``length`` glyphs whose spacing fits how the generator advances from one
 glyph to the next, maximizing the summed correlation.
 
-Banks: ``ours_glyphs`` (flask_captcha_ext's renderer) and ``captcha_glyphs`` (the ``captcha``
-package's ``ImageCaptcha``). numpy only.
+Banks:
+
+- ``ours_glyphs``: Image v2's own ``image_layout.draw_glyph`` for every character, each of the
+  three shipped faces, 3 sizes x 6 turns x 4 slants (2,592 glyphs); image and glyphs alike are
+  thresholded, opened (erode then dilate, 5x5: the ink curves, thinner than a stroke, and the
+  specks mostly go), halved and blurred. The warp of the whole picture is left to the grid and
+  the blur: over one glyph it is nearly a shift.
+- ``captcha_glyphs``: the ``captcha`` package's ``ImageCaptcha``: its font at its three sizes, 9
+  turns, and the horizontal squeezes its final resize applies; blurred a little.
+
+numpy only.
 """
 
 from __future__ import annotations
