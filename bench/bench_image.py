@@ -4,7 +4,7 @@ Run by hand from the repository root, after ``bash tests/install.sh`` (it instal
 and gunicorn) and ``apt-get install wrk`` (the warm endpoint load; without it a Python client
 at concurrency 1 stands in)::
 
-    python bench/bench_image.py                 # about 3 minutes on a loaded 2-core machine
+    python bench/bench_image.py                 # about 2 minutes on a loaded 2-core machine
     python bench/bench_image.py --quick         # smoke run, under a minute
     python bench/bench_image.py [--rounds 7] [--cold-rounds 5] [--requests 100] [--seconds 1.0]
 
