@@ -1,11 +1,15 @@
-"""The app the throughput benches serve: CaptchaExt on a given store plus a bare JSON endpoint."""
+"""The app the throughput benches serve: CaptchaExt on a given store plus a bare JSON endpoint and
+a baseline image endpoint made with the `captcha` package."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
+from captcha.image import ImageCaptcha
 from flask import Flask, jsonify, request
 
+from flask_captcha_ext.selfhosted.image import HEIGHT, WIDTH, random_text
 from tests.support import ALL_TYPES, build_app, rate_limits
 
 SECRET = "bench-secret-0123456789abcdef0123456789"
@@ -14,7 +18,9 @@ HIGH = "100000000/hour"
 
 def create_app(store_url: str, **config: Any) -> Flask:
     """Rate limits stay on (set too high to trip) so their store writes are part of the cost.
-    Every challenge type is served (the benches validate math by default)."""
+    Every challenge type is served (the benches validate math by default). ``POST
+    /captcha-package`` is bench_image.py's baseline: what a minimal Flask view with the `captcha`
+    package does (render our size and default length, base64, jsonify; it stores nothing)."""
     app = build_app(
         "bench",
         config={
@@ -30,5 +36,13 @@ def create_app(store_url: str, **config: Any) -> Flask:
     def bare() -> Any:
         data = request.get_json()
         return jsonify(valid=bool(data.get("user_input")))
+
+    package_image = ImageCaptcha(width=WIDTH, height=HEIGHT)  # loads its fonts on first use
+    length = app.config["CAPTCHA_IMAGE_LENGTH"]
+
+    @app.post("/captcha-package")
+    def captcha_package() -> Any:
+        png = package_image.generate(random_text(length)).getvalue()
+        return jsonify(image=base64.b64encode(png).decode("ascii"))
 
     return app

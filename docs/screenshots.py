@@ -8,6 +8,7 @@ page in headless Chromium (/usr/bin/chromium, or $FCE_CHROMIUM) and photographs 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -29,9 +30,10 @@ MARGIN = 16
 
 
 def shoot(page: Any, selector: str, path: Path) -> None:
-    """Screenshot the element with a margin of its surroundings."""
+    """Screenshot the element's image challenge with a margin of its surroundings."""
     widget = page.locator(selector)
-    widget.locator(".fce-image, .fce-question").first.wait_for()
+    widget.locator(".fce-image").wait_for()
+    page.wait_for_timeout(300)  # the image decodes
     box = widget.bounding_box()
     assert box is not None, selector
     page.screenshot(
@@ -44,6 +46,12 @@ def shoot(page: Any, selector: str, path: Path) -> None:
         },
     )
     print(f"wrote {path.relative_to(ROOT)}")
+
+
+def ask_for_an_image(route: Any) -> None:
+    """Proof of work comes first by default and shows no picture: ask for an image instead."""
+    body = json.loads(route.request.post_data or "{}")
+    route.continue_(post_data=json.dumps({**body, "type": "image"}))
 
 
 def main() -> None:
@@ -59,6 +67,7 @@ def main() -> None:
                 page = browser.new_page(
                     viewport={"width": 1100, "height": 900}, device_scale_factor=2
                 )
+                page.route("**/api/generate", ask_for_an_image)
                 page.goto(f"http://127.0.0.1:{server.server_port}/widgets")
                 shoot(page, "#widget-light", ROOT / "docs" / "widget-light.png")
                 shoot(page, "#widget-dark", ROOT / "docs" / "widget-dark.png")

@@ -113,7 +113,7 @@
     if (data.image) {
       var img = document.createElement("img");
       img.src = "data:image/png;base64," + data.image;
-      img.alt = "CAPTCHA image with distorted characters";
+      img.alt = "Type the " + (data.length ? data.length + " " : "") + "characters in this image.";
       img.width = 160;
       img.height = 60;
       challengeBox.appendChild(img);

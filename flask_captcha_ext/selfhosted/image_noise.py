@@ -55,10 +55,10 @@ def add_noise(mask: Image.Image, chance: Chance) -> None:
     draw = ImageDraw.Draw(mask)
     for _ in range(ERASER_CURVES):
         line_width = max(1, round(height * ERASER_WIDTH))
-        draw.line(_curve(width, height, chance), fill=0, width=line_width, joint="curve")
+        draw.line(_curve(width, height, chance), fill=0, width=line_width)
     for _ in range(INK_CURVES):
         line_width = max(1, round(height * INK_WIDTH))
-        draw.line(_curve(width, height, chance), fill=255, width=line_width, joint="curve")
+        draw.line(_curve(width, height, chance), fill=255, width=line_width)
     radius = max(1.0, height / 60)
     for box in _blots(width, height, int(width * height * HOLES), radius, chance):
         draw.ellipse(box, fill=0)

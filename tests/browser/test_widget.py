@@ -272,7 +272,7 @@ def test_form_works_without_javascript(new_page: Callable[..., Any], server: Liv
     page = new_page(java_script_enabled=False)
     page.goto(server.url + "/")
     fill_contact(page)
-    image = page.get_by_role("img", name="CAPTCHA image: distorted characters")
+    image = page.get_by_role("img", name="Type the 5 characters in this image.")
     expect(image).to_be_visible()
     captcha_id = page.locator('input[name="captcha-id"]').input_value()
     # Sent at once: quicker than the challenge's wait allows; refused, what was typed is kept.
