@@ -3,8 +3,8 @@
 Run by hand from the repository root (needs the ``tesseract`` binary, and the ``bench`` extra:
 ``pip install -e ".[bench]"``, which brings ``captcha``, ``numpy`` and a CPU build of ``torch``)::
 
-    python bench/bench_solvers.py                       # template + tesseract, 200 each
-    python bench/bench_solvers.py --solvers cnn         # the CNN alone (20,000 images, 5 CPU-min)
+    python bench/bench_solvers.py                       # template + tesseract, 200 each: ~6 min
+    python bench/bench_solvers.py --solvers cnn         # CNN (20,000 images, 5 CPU-min): ~14 min
     python bench/bench_solvers.py --n 200 --solvers template,tesseract,cnn \\
         --train-images 20000 --train-minutes 5 --seed 0
 
@@ -30,7 +30,8 @@ Solvers (``--solvers``):
 - ``cnn`` (optional: needs torch): a small CNN trained on ``--train-images`` images of each
   generator for ``--train-minutes`` of CPU time on one thread (``bench/solver_cnn.py``).
 
-It prints one table: solver x {ours, captcha} passes, rates and seconds taken.
+It prints one table: solver x {ours, captcha} passes, rates and seconds taken. Times: a loaded
+2-core machine, 2 worker processes (``--workers``; the CNN trains on one thread).
 """
 
 from __future__ import annotations
