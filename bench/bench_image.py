@@ -49,7 +49,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -62,6 +61,7 @@ from typing import NamedTuple, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import exchange  # noqa: E402
 from tests.support import ROOT, Gunicorn  # noqa: E402
 
 TARGET = 5.0
@@ -149,19 +149,8 @@ def request_bytes(port: int, path: str, body: dict) -> bytes:
 
 
 def send(port: int, raw: bytes) -> tuple[int, bytes]:
-    """Send ``raw`` on a new connection; the status code and the whole reply. A lean client (no
-    http.client): little of its CPU counts against the server."""
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
-        sock.sendall(raw)
-        chunks = []
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    reply = b"".join(chunks)
-    status = int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/") else 0
-    return status, reply
+    """Send ``raw`` on a new connection (a lean client); the status code and the whole reply."""
+    return exchange(port, raw)
 
 
 def cpu_ns(pid: int) -> int:

@@ -23,7 +23,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from typing import Callable, Dict, List, Sequence, Tuple
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.apps import create_app  # noqa: E402
-from bench.harness import drive, start_gunicorn  # noqa: E402
+from bench.harness import drive, exchange, start_gunicorn  # noqa: E402
 from flask_captcha_ext.selfhosted.service import CaptchaService  # noqa: E402
 from flask_captcha_ext.state import get_state  # noqa: E402
 from tests.helpers import new_challenges  # noqa: E402
@@ -87,26 +86,13 @@ def children(pid: int) -> List[int]:
 
 
 def raw_post(port: int, path: str, body: dict) -> int:
-    """POST ``body`` as JSON on a new connection with a prebuilt request; the status code.
-
-    The lean twin of ``harness.post_json`` (no http.client): about a third of its client CPU,
-    which on a 2-core machine leaves more of the cores to the server being measured.
-    """
+    """POST ``body`` as JSON on a new connection with a prebuilt request; the status code."""
     payload = json.dumps(body).encode()
     head = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
     ).encode()
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(head + payload)
-        chunks = []
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    reply = b"".join(chunks)
-    return int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/") else 0
+    return exchange(port, head + payload, timeout=30)[0]
 
 
 def drive_raw(port: int, path: str, bodies: Sequence[dict], concurrency: int = 4) -> float:

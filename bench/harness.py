@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import List, Optional, Sequence
@@ -55,3 +56,20 @@ def drive(port: int, path: str, bodies: Sequence[dict], concurrency: int = 4) ->
     if bad:
         raise RuntimeError(f"{len(bad)} requests to {path} failed, e.g. status {bad[0]}")
     return len(bodies) / elapsed
+
+
+def exchange(port: int, raw: bytes, timeout: float = 60) -> tuple[int, bytes]:
+    """Send the prebuilt request ``raw`` on a new connection; the status code and the whole
+    reply. The lean twin of ``post_json`` (no http.client): about a third of its client CPU,
+    which on a 2-core machine leaves more of the cores to the server being measured."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(raw)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    reply = b"".join(chunks)
+    status = int(reply.split(b" ", 2)[1]) if reply.startswith(b"HTTP/") else 0
+    return status, reply

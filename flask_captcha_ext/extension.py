@@ -224,6 +224,8 @@ def _build_service(settings: Settings, store: Store, master: bytes) -> CaptchaSe
         "image": ImageChallenge(answer_key, settings.image_length),
         "math": MathChallenge(answer_key),
     }
+    if "image" in settings.challenge_types:
+        kinds["image"].prepare()
     if settings.pow_algorithm == "ARGON2ID":
         try:
             import argon2  # noqa: F401 - the server checks Argon2id with argon2-cffi

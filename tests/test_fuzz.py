@@ -347,7 +347,11 @@ def test_generate_answers_a_challenge_or_a_4xx_for_any_body(
     assert reply["type"] == data["type"] and reply["expires_in"] > 0
     assert 1 <= reply["work"] <= TOP_WORK and reply["work"] >= (data.get("min_work") or 0)
     kind = data["type"]
-    extra = {"pow": ["challenge"], "image": ["image", "length", "pow"], "math": ["question", "pow"]}[kind]
+    extra = {
+        "pow": ["challenge"],
+        "image": ["image", "length", "pow"],
+        "math": ["question", "pow"],
+    }[kind]
     assert set(reply) == {"captcha_id", "type", "work", "expires_in", *extra}
     challenge = reply["challenge" if kind == "pow" else "pow"]
     assert challenge["parameters"]["data"] == {"id": reply["captcha_id"]}

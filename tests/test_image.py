@@ -211,24 +211,50 @@ def test_no_two_glyphs_are_the_same_bitmap():
     assert len(set(glyphs)) == len(glyphs)
 
 
-def test_outlines_are_ready_at_import():
-    """A fresh worker draws its first image at full speed: every cached outline (11 characters,
-    3 faces, 3 weights) is drawn when the module is imported, and images add none."""
-    script = (
+def _in_a_fresh_process(script: str) -> list[str]:
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+
+
+def test_outlines_are_ready_after_init_app():
+    """A fresh worker draws its first image at full speed: ``init_app`` of an app that serves
+    images draws every cached outline (11 characters, 3 faces, 3 weights), and images add none."""
+    out = _in_a_fresh_process(
+        "import tempfile\n"
+        "from flask import Flask\n"
+        "from flask_captcha_ext import CaptchaExt\n"
+        "app = Flask('a')\n"
+        "app.config.update(SECRET_KEY='s' * 32, CAPTCHA_PROVIDER='selfhosted',\n"
+        "    CAPTCHA_STORE_URL='sqlite:///' + tempfile.mkdtemp() + '/c.db')\n"
+        "CaptchaExt(app)\n"
         "from flask_captcha_ext.selfhosted import image, image_layout as layout\n"
         "before = layout.outline.cache_info()\n"
         "for _ in range(30): image.render_png(image.random_text(8))\n"
         "after = layout.outline.cache_info()\n"
         "print(before.currsize, after.misses - before.misses)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
-    ).stdout.split()
     from flask_captcha_ext.selfhosted import image_layout
     from flask_captcha_ext.selfhosted.image_fonts import FONT_FILES
 
     assert int(out[0]) == len(ALPHABET) * len(FONT_FILES) * image_layout.STROKES
-    assert int(out[1]) == 0, "an image drew an outline that import did not"
+    assert int(out[1]) == 0, "an image drew an outline that init_app did not"
+
+
+def test_apps_without_images_never_load_the_renderer():
+    out = _in_a_fresh_process(
+        "import sys, tempfile\n"
+        "import flask_captcha_ext\n"
+        "print('flask_captcha_ext.selfhosted.image' in sys.modules)\n"
+        "from flask import Flask\n"
+        "app = Flask('a')\n"
+        "app.config.update(SECRET_KEY='s' * 32, CAPTCHA_PROVIDER='selfhosted',\n"
+        "    CAPTCHA_CHALLENGE_TYPES=('pow',),\n"
+        "    CAPTCHA_STORE_URL='sqlite:///' + tempfile.mkdtemp() + '/c.db')\n"
+        "flask_captcha_ext.CaptchaExt(app)\n"
+        "print('flask_captcha_ext.selfhosted.image' in sys.modules)\n"
+    )
+    assert out == ["False", "False"]
 
 
 def test_fonts_ship_with_their_licences():

@@ -11,9 +11,8 @@ import base64
 import hashlib
 import hmac
 import secrets
+from types import ModuleType
 from typing import Any, Dict, NamedTuple, Protocol
-
-from . import image
 
 
 class NewChallenge(NamedTuple):
@@ -57,6 +56,13 @@ class _TypedAnswer:
         return hmac.compare_digest(self._digest(challenge_id, answer), state)
 
 
+def _renderer() -> ModuleType:
+    """The image renderer, imported on first use: apps that serve no images never load it."""
+    from . import image
+
+    return image
+
+
 class ImageChallenge(_TypedAnswer):
     """Distorted letters in a 320x120 PNG (shown at 160x60); answers are case-insensitive.
 
@@ -68,10 +74,16 @@ class ImageChallenge(_TypedAnswer):
         super().__init__(answer_key)
         self.length = length
 
+    def prepare(self) -> None:
+        """Load the renderer and draw its outlines now (at ``init_app``, before any request),
+        so a fresh worker's first image costs what its thousandth does."""
+        _renderer().prepare()
+
     def normalize(self, text: str) -> str:
-        return image.normalize_answer(text)
+        return _renderer().normalize_answer(text)
 
     def create(self, challenge_id: str) -> NewChallenge:
+        image = _renderer()
         text = image.random_text(self.length)
         png = image.render_png(text)
         public = {"image": base64.b64encode(png).decode("ascii"), "length": self.length}

@@ -13,7 +13,8 @@ high-density screens. Steps, each in its own module:
    2-bit palette PNG (:mod:`.image_png`).
 
 Nothing is cached between images but 99 upright outlines (11 characters, 3 faces, 3 weights),
-drawn at import in ~20 ms, so the first image of a fresh worker costs what the thousandth does.
+drawn by :func:`prepare` in ~20 ms at ``init_app`` (so before a preloading master forks), so the
+first image of a fresh worker costs what the thousandth does.
 
 Randomness: the text comes from :mod:`secrets`; layout and noise use ``os.urandom``
 (:class:`.image_random.Chance`).
@@ -95,4 +96,7 @@ def render_png(text: str, width: int = WIDTH, height: int = HEIGHT) -> bytes:
     return palette_png(levels, _PLTE[chance.below(len(_PLTE))], _BITS)
 
 
-image_layout.preload(ALPHABET)
+def prepare() -> None:
+    """Draw the outlines every image starts from now (~20 ms, once per process): ``init_app``
+    calls it when the app serves images, so no request pays for it."""
+    image_layout.preload(ALPHABET)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, List
+from typing import Any, Callable, Dict, List
 
 from playwright.sync_api import Locator, Page, Route, expect
 
@@ -151,3 +151,13 @@ def wait_for(page: Page, condition: Callable[[], bool]) -> None:
             return
         page.wait_for_timeout(50)
     raise AssertionError("timed out")
+
+
+def record_posts(page: Page, endpoint: str) -> List[Dict[str, Any]]:
+    """The JSON bodies the page posts to ``endpoint`` (e.g. "/api/validate"), as they are sent."""
+    bodies: List[Dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda r: bodies.append(r.post_data_json) if r.url.endswith(endpoint) else None,
+    )
+    return bodies

@@ -31,6 +31,7 @@ from .pages import (
     expect_thanks,
     fill_contact,
     hold,
+    record_posts,
     release,
     wait_for,
 )
@@ -118,16 +119,6 @@ def insecure_url(server: LiveServer, path: str) -> str:
     return f"http://{INSECURE_HOST}:{urlsplit(server.url).port}{path}"
 
 
-def record_validations(page: Page) -> List[Dict[str, Any]]:
-    """The JSON bodies the page posts to validate, as they are sent."""
-    bodies: List[Dict[str, Any]] = []
-    page.on(
-        "request",
-        lambda r: bodies.append(r.post_data_json) if r.url.endswith("/api/validate") else None,
-    )
-    return bodies
-
-
 def record_workers(page: Page) -> List[str]:
     """The script URLs of the Web Workers the page starts."""
     urls: List[str] = []
@@ -176,7 +167,7 @@ def test_vendored_workers_are_altchas_own_files_unchanged() -> None:
 def test_widget_solves_in_the_vendored_workers_and_the_form_passes(
     page: Page, pow_server: LiveServer
 ) -> None:
-    validations = record_validations(page)
+    validations = record_posts(page, "/api/validate")
     workers = record_workers(page)
     page.add_init_script(RECORDER)
     page.goto(pow_server.url + "/pow")
@@ -240,7 +231,7 @@ def test_other_algorithms_pass_in_the_widget(
     if algorithm == "ARGON2ID":
         pytest.importorskip("argon2", reason="ARGON2ID needs argon2-cffi (the [argon2] extra)")
     server = make_pow_server(CAPTCHA_POW_ALGORITHM=algorithm, **FAST)
-    validations = record_validations(page)
+    validations = record_posts(page, "/api/validate")
     workers = record_workers(page)
     page.goto(server.url + "/pow")
     widget = Widget(page, "#widget-pow")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Optional
 
 import pytest
 from playwright.sync_api import Page, Route, expect
@@ -14,7 +14,7 @@ from playwright.sync_api import Page, Route, expect
 from flask_captcha_ext.selfhosted.image import render_png
 
 from .live import LiveServer
-from .pages import Widget, expect_thanks, fill_contact
+from .pages import Widget, expect_thanks, fill_contact, record_posts
 
 NO_TYPING = "Can\u2019t read it? Verify without typing"
 ALT_GENERIC = "Type the characters in this image."
@@ -30,16 +30,6 @@ def expected_alt(reply: Dict[str, Any], pow_allowed: bool) -> str:
     counted = isinstance(length, int) and not isinstance(length, bool) and 1 <= length <= 64
     text = ALT_COUNT.format(n=length) if counted else ALT_GENERIC
     return f"{text} {ALT_POW}" if pow_allowed else text
-
-
-def record_generates(page: Page) -> List[Dict[str, Any]]:
-    """The JSON bodies the page posts to generate, as they are sent."""
-    bodies: List[Dict[str, Any]] = []
-    page.on(
-        "request",
-        lambda r: bodies.append(r.post_data_json) if r.url.endswith("/api/generate") else None,
-    )
-    return bodies
 
 
 def rewrite_image_replies(page: Page, change: Callable[[Dict[str, Any]], None]) -> None:
@@ -68,7 +58,7 @@ def test_verify_without_typing_from_an_image_and_the_form_passes(
     import jwt
 
     server = make_server_with(CAPTCHA_CHALLENGE_TYPES=("image", "pow"))
-    generates = record_generates(page)
+    generates = record_posts(page, "/api/generate")
     page.goto(server.url + "/")
     fill_contact(page)
     widget = Widget(page)
