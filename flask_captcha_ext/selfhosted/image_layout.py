@@ -21,6 +21,8 @@ from PIL import Image, ImageDraw
 from .image_fonts import FONT_FILES, font
 from .image_random import Chance
 
+BILINEAR = Image.Resampling.BILINEAR
+
 __all__ = ["Glyph", "SIZE_RANGE", "draw_glyph", "lay_out", "outline", "preload"]
 
 #: Font size as a fraction of the image height, before the row is shrunk to fit.
@@ -109,15 +111,19 @@ def lay_out(text: str, width: int, height: int, chance: Chance) -> list[Glyph]:
     """Glyphs of ``text`` placed in a row across the image, centred, jittered, never touching."""
     scale = chance.uniform(*SIZE_RANGE)
     margin = max(2, width // 40)
-    while True:
-        sizes = [max(8.0, height * scale * chance.uniform(0.94, 1.04)) for _ in text]
-        masks = [_random_glyph(char, size, chance) for char, size in zip(text, sizes)]
-        gaps = [round(height * chance.uniform(*GAP)) for _ in text[1:]]
+    sizes = [max(8.0, height * scale * chance.uniform(0.94, 1.04)) for _ in text]
+    masks = [_random_glyph(char, size, chance) for char, size in zip(text, sizes)]
+    gaps = [round(height * chance.uniform(*GAP)) for _ in text[1:]]
+    total = sum(m.width for m in masks) + sum(gaps)
+    tallest = max(m.height for m in masks)
+    fit = min((width - 2 * margin) / total, (height - 2 * margin) / tallest)
+    if fit < 1:  # too wide (or tall): shrink the row as drawn, rather than draw it again
+        masks = [
+            m.resize((max(1, int(m.width * fit)), max(1, int(m.height * fit))), BILINEAR)
+            for m in masks
+        ]
+        gaps = [int(gap * fit) for gap in gaps]
         total = sum(m.width for m in masks) + sum(gaps)
-        tallest = max(m.height for m in masks)
-        if (total <= width - 2 * margin and tallest <= height - 2 * margin) or scale < 0.2:
-            break
-        scale *= min(0.92, (width - 2 * margin) / total, (height - 2 * margin) / tallest)
     x = (width - total) // 2
     placed = []
     for i, mask in enumerate(masks):
