@@ -8,7 +8,12 @@ import jwt
 import pytest
 
 from flask_captcha_ext import verification
-from flask_captcha_ext.selfhosted.tokens import ISSUER, TokenService
+from flask_captcha_ext.selfhosted.tokens import (
+    CLAIM_MARGIN,
+    CLOCK_LEEWAY,
+    ISSUER,
+    TokenService,
+)
 from flask_captcha_ext.stores import open_store
 from tests.helpers import solve
 from tests.support import ALL_TYPES
@@ -38,11 +43,47 @@ def test_valid_once_then_duplicate(tokens):
     assert tokens.verify(token, "site1").error_codes == ("token-duplicate",)
 
 
+def _skewed(store, seconds: float, ttl: int = 60) -> TokenService:
+    """A token service on another host of the same deployment whose clock is ``seconds`` off."""
+    return TokenService(SECRET, store, ttl=ttl, clock=lambda: time.time() + seconds)
+
+
 def test_expired(store_url):
-    service = TokenService(SECRET, open_store(store_url), ttl=1)
-    token = service.issue("site1", "math")
-    time.sleep(2.1)
-    assert service.verify(token, "site1").error_codes == ("token-expired",)
+    store = open_store(store_url)
+    token = TokenService(SECRET, store, ttl=60).issue("site1", "math")
+    late = 60 + CLOCK_LEEWAY + 1
+    assert _skewed(store, late).verify(token, "site1").error_codes == ("token-expired",)
+    # Just past exp but within the leeway: another host's clock may be that far behind.
+    assert _skewed(store, 60 + CLOCK_LEEWAY - 2).verify(token, "site1").success
+
+
+def test_an_issuer_a_little_ahead_is_accepted_one_far_ahead_is_not(store_url):
+    """Hosts disagree by a few seconds: a token issued by a clock 2 s ahead passes here (it was
+    refused while iat had no leeway); one issued from a minute in the future does not."""
+    store = open_store(store_url)
+    here = TokenService(SECRET, store, ttl=60)
+    assert here.verify(_skewed(store, 2).issue("site1", "math"), "site1").success
+    far = here.verify(_skewed(store, 60).issue("site1", "math"), "site1")
+    assert far.error_codes == ("token-invalid",)
+
+
+def test_a_verifier_ahead_keeps_the_claim_for_the_whole_lifetime(tmp_path):
+    """A verifier whose clock runs 6 s ahead claimed the jti for exp minus its own time, so the
+    claim lapsed while hosts with right clocks still accepted the token (10 of 10 replays). The
+    claim now lives for the token's whole lifetime plus the leeway and a margin."""
+    import sqlite3
+
+    store = open_store(f"sqlite:///{tmp_path}/c.db")
+    token = TokenService(SECRET, store, ttl=60).issue("site1", "math")
+    assert _skewed(store, 6).verify(token, "site1").success
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        (expires_at,) = db.execute(
+            "SELECT expires_at FROM captcha_store WHERE key = ?", ("jti:" + jti,)
+        ).fetchone()
+    kept = expires_at - time.time()
+    assert kept >= 60 + CLOCK_LEEWAY + CLAIM_MARGIN - 5, kept
+    assert _skewed(store, -5).verify(token, "site1").error_codes == ("token-duplicate",)
 
 
 def test_tampered_payload_and_wrong_key(tokens):

@@ -5,6 +5,12 @@ which action. Its ``aud`` names the deployment that issued it: a random id kept 
 so every worker and host sharing the store accepts it, and an app that merely shares the
 SECRET_KEY (another deployment, a copy of the README's example) does not. Its ``jti`` is claimed
 atomically in the store on first verification, so a replay fails even on another worker or host.
+
+Clocks: hosts that share a store may disagree by a few seconds. A token is accepted up to
+:data:`CLOCK_LEEWAY` seconds before its ``iat`` and after its ``exp`` by the verifier's clock, and
+its claim lives for the token's whole lifetime plus the leeway and :data:`CLAIM_MARGIN`, never for
+``exp`` minus the local time: a verifier whose clock runs ahead must not let the claim lapse while
+another host still accepts the token.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import logging
 import secrets
 import time
 from datetime import datetime, timezone
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import jwt
 from jwt.algorithms import HMACAlgorithm
@@ -36,6 +42,10 @@ WRONG_SITE = "token-site-mismatch"
 DUPLICATE = "token-duplicate"
 STORE_DOWN = "store-unavailable"
 RATE_LIMITED = "rate-limited"
+#: Seconds of clock difference between hosts that verification tolerates (on ``iat`` and ``exp``).
+CLOCK_LEEWAY = 5
+#: Seconds a claim outlives the token it spends, beyond its lifetime and the leeway.
+CLAIM_MARGIN = 60
 #: Where the deployment id lives in the store (no TTL).
 DEPLOYMENT_KEY = "deployment"
 
@@ -69,10 +79,13 @@ class _CheckedKeyHMAC(HMACAlgorithm):
 class TokenService:
     """Issues and verifies success tokens for one app."""
 
-    def __init__(self, secret: bytes, store: Store, ttl: int) -> None:
+    def __init__(
+        self, secret: bytes, store: Store, ttl: int, clock: Callable[[], float] = time.time
+    ) -> None:
         self._secret = secret
         self._store = store
         self.ttl = ttl
+        self._clock = clock  # wall-clock seconds; tests inject a skewed one
         self._signer = jwt.PyJWS(algorithms=[])
         self._signer.register_algorithm("HS256", _CheckedKeyHMAC(secret))
         self._deployment: Optional[str] = None
@@ -97,7 +110,7 @@ class TokenService:
         work: float = 1.0,
     ) -> str:
         """A token for ``site_id``, valid ``ttl`` seconds, once, in this deployment only."""
-        now = int(time.time())
+        now = int(self._clock())
         claims: Dict[str, Any] = {
             "iss": ISSUER,
             "aud": self.deployment(),
@@ -136,10 +149,13 @@ class TokenService:
                 algorithms=["HS256"],
                 issuer=ISSUER,
                 audience=audience,
-                options={"require": ["iss", "aud", "sub", "jti", "iat", "exp", "typ", "wrk"]},
+                options={
+                    "require": ["iss", "aud", "sub", "jti", "iat", "exp", "typ", "wrk"],
+                    "verify_exp": False,  # checked below, on self._clock with the leeway
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
-        except jwt.ExpiredSignatureError:
-            return VerificationResult.failure(PROVIDER, [EXPIRED])
         except jwt.InvalidAudienceError:
             log.info("self-hosted token of another deployment refused (same secret, other store)")
             return VerificationResult.failure(PROVIDER, [INVALID])
@@ -147,14 +163,23 @@ class TokenService:
             return VerificationResult.failure(PROVIDER, [INVALID])
         if not all(isinstance(claims.get(name), str) for name in ("jti", "sub", "typ")):
             return VerificationResult.failure(PROVIDER, [INVALID])
+        lifetime = _lifetime(claims)
+        if lifetime is None:
+            return VerificationResult.failure(PROVIDER, [INVALID])
+        now = self._clock()
+        if claims["iat"] > now + CLOCK_LEEWAY:
+            log.info("self-hosted token issued %.0f s in the future refused", claims["iat"] - now)
+            return VerificationResult.failure(PROVIDER, [INVALID])
+        if claims["exp"] <= now - CLOCK_LEEWAY:
+            return VerificationResult.failure(PROVIDER, [EXPIRED])
         work = claims["wrk"]
         if isinstance(work, bool) or not isinstance(work, (int, float)):
             return VerificationResult.failure(PROVIDER, [INVALID])
         if site_id is not None and not secrets.compare_digest(claims["sub"], site_id):
             return VerificationResult.failure(PROVIDER, [WRONG_SITE], claims)
-        left = max(1.0, float(claims["exp"]) - time.time() + 1.0)
+        keep = lifetime + CLOCK_LEEWAY + CLAIM_MARGIN  # the whole lifetime, whatever our clock
         try:
-            first = self._store.claim("jti:" + claims["jti"], left)
+            first = self._store.claim("jti:" + claims["jti"], keep)
         except StoreUnavailable:
             return VerificationResult.failure(PROVIDER, [STORE_DOWN], claims)
         if not first:
@@ -170,3 +195,11 @@ class TokenService:
             challenge_type=claims["typ"],
             work=float(work),
         )
+
+
+def _lifetime(claims: Dict[str, Any]) -> Optional[float]:
+    """Seconds from ``iat`` to ``exp`` when both are numbers and ``exp`` is later, else None."""
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in (iat, exp)):
+        return None
+    return float(exp - iat) if exp > iat else None
