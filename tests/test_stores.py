@@ -277,7 +277,8 @@ def _row_count(path: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM captcha_store").fetchone()[0])
 
 
-def test_sqlite_purges_expired_rows_on_writes(tmp_path: Path) -> None:
+def test_sqlite_purges_expired_rows_on_writes(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(sqlite_module, "PURGE_MARGIN", 0.0)
     path = tmp_path / "purge.sqlite3"
     store = SQLiteStore(path, purge_interval=0.1)
     for i in range(200):
@@ -298,6 +299,27 @@ def test_sqlite_purge_is_rate_limited(tmp_path: Path) -> None:
     store.put("second", "x", 60)
     assert _row_count(path) == 2
     assert store.get("first") is None
+
+
+def test_sqlite_purge_survives_a_clock_stepped_forward(tmp_path: Path, monkeypatch) -> None:
+    """A wall clock stepped an hour ahead, then back, made the purge delete live claims (20 of 20
+    tokens then passed again). The purge now goes by the earliest wall clock it has seen,
+    carried on the monotonic clock, less a margin: the claim survives the jump."""
+    real_time = time.time
+
+    class SteppedClock:
+        monotonic = staticmethod(time.monotonic)
+
+        @staticmethod
+        def time() -> float:
+            return real_time() + 3600
+
+    store = SQLiteStore(tmp_path / "jump.sqlite3", purge_interval=0)
+    assert store.claim("jti:x", 60)
+    monkeypatch.setattr(sqlite_module, "time", SteppedClock)
+    store.incr("trigger", 60)  # a write an hour "later": the purge runs
+    monkeypatch.setattr(sqlite_module, "time", time)
+    assert not store.claim("jti:x", 60), "the purge deleted a live claim"
 
 
 # Outages and bad locations.

@@ -3,7 +3,9 @@
 One table, WAL journal, one connection per thread (re-opened after ``fork``). Each operation is a
 single statement or a ``BEGIN IMMEDIATE`` transaction, so it is atomic across processes, not only
 threads. Expired rows are invisible at once and deleted by a purge that writes trigger at most
-every ``purge_interval`` seconds, so the file stays small without a cron job.
+every ``purge_interval`` seconds (on the monotonic clock), so the file stays small without a cron
+job; the purge keeps rows a margin past their expiry and never trusts a wall clock that stepped
+forward (see ``_purge_cutoff``).
 
 The file holds live challenges and site keys, so it is private: created 0600 before SQLite opens it
 (SQLite gives its -wal and -shm files the same mode), in folders it creates 0700, and never in a
@@ -41,6 +43,8 @@ _TAKE = "DELETE FROM captcha_store WHERE key = ? RETURNING value, expires_at"
 _READ_ANY = "SELECT value, expires_at FROM captcha_store WHERE key = ?"
 _DELETE = "DELETE FROM captcha_store WHERE key = ?"
 _PURGE = "DELETE FROM captcha_store WHERE expires_at <= ?"
+#: Seconds an expired row stays before the purge deletes it (reads ignore it at once).
+PURGE_MARGIN = 60.0
 _SCAN = (
     "SELECT key, value FROM captcha_store WHERE key >= ? AND substr(key, 1, ?) = ? "
     "AND (expires_at IS NULL OR expires_at > ?) ORDER BY key"
@@ -140,7 +144,8 @@ class SQLiteStore:
         self.url = f"sqlite:///{self.path}"
         self._timeout = timeout
         self._purge_interval = purge_interval
-        self._next_purge = 0.0
+        self._next_purge = 0.0  # monotonic
+        self._wall_offset = time.time() - time.monotonic()
         self._local = threading.local()
         self._generation = 0  # bumped by close(); stale per-thread connections reopen
         self._inherited: List[sqlite3.Connection] = []
@@ -289,16 +294,25 @@ class SQLiteStore:
             conn.execute("COMMIT")
 
     def _after_write(self, now: float) -> None:
-        """Delete expired rows, at most once per purge interval in this process."""
-        if now < self._next_purge:
+        """Delete expired rows, at most once per purge interval in this process (scheduled on
+        the monotonic clock), and only rows expired by :meth:`_purge_cutoff`."""
+        tick = time.monotonic()
+        if tick < self._next_purge:
             return
-        self._next_purge = now + self._purge_interval
+        self._next_purge = tick + self._purge_interval
         try:
             with self._db() as conn:
-                conn.execute(_PURGE, (now,))
+                conn.execute(_PURGE, (self._purge_cutoff(now, tick),))
         except StoreUnavailable as exc:  # the write itself succeeded; purge again next time
             log.debug("purge of expired captcha rows failed: %s", exc)
-            self._next_purge = now
+            self._next_purge = tick
+
+    def _purge_cutoff(self, now: float, tick: float) -> float:
+        """The wall-clock time before which rows may be deleted: the earliest wall clock this
+        process has seen, carried forward on the monotonic clock, less :data:`PURGE_MARGIN`.
+        A wall clock stepped forward (then back) thus never purges rows that are still live."""
+        self._wall_offset = min(self._wall_offset, now - tick)
+        return tick + self._wall_offset - PURGE_MARGIN
 
     @staticmethod
     def _expiry(now: float, ttl: Optional[float]) -> Optional[float]:
