@@ -35,7 +35,7 @@ from .settings import (
     unknown_keys,
 )
 from .state import CaptchaState, get_state
-from .stores import Store, open_store
+from .stores import Store, StoreUnavailable, open_store
 from .widget import captcha_widget
 
 TEST_TOKEN = verification.TEST_TOKEN
@@ -102,6 +102,7 @@ def build_state(app: Flask, failure: FailureResponder) -> CaptchaState:
         store = open_store(settings.store_url)
     except ValueError as exc:  # a malformed URL; its message never holds a password
         raise ConfigError(f"CAPTCHA_STORE_URL is not a usable store URL: {exc}") from None
+    _check_durability(store, settings, app)
     master, made_up = _master_secret(app)
     service = _build_service(settings, store, master)
     endpoints = partial(local_endpoints, service.site_keys.own_site_key)
@@ -215,6 +216,40 @@ def _confirmer(failure: FailureResponder) -> Callable[[Flask], CaptchaState]:
             return state
 
     return confirm
+
+
+def _check_durability(store: Store, settings: Settings, app: Flask) -> None:
+    """A Redis that may drop keys would let spent tokens pass again: refuse an evicting
+    ``maxmemory-policy`` (unless CAPTCHA_REDIS_ALLOW_EVICTION), warn when nothing persists."""
+    read = getattr(store, "durability", None)
+    if read is None:
+        return
+    try:
+        found = read()
+    except StoreUnavailable:
+        app.logger.warning(
+            "CAPTCHA_STORE_URL: Redis did not answer at init_app, so its maxmemory-policy and "
+            "persistence were not checked"
+        )
+        return
+    if found.policy is None:
+        app.logger.warning(
+            "CAPTCHA_STORE_URL: this Redis does not allow CONFIG GET; make sure its "
+            "maxmemory-policy is noeviction and that it persists (appendonly yes)"
+        )
+        return
+    if found.policy != "noeviction" and not settings.redis_allow_eviction:
+        raise ConfigError(
+            f"CAPTCHA_STORE_URL: Redis maxmemory-policy is {found.policy!r}, which may evict "
+            "spent tokens and challenges so that they pass again; set it to noeviction (use a "
+            "database not shared with a cache), or set CAPTCHA_REDIS_ALLOW_EVICTION = True"
+        )
+    if not found.persistent:
+        app.logger.warning(
+            "CAPTCHA_STORE_URL: this Redis keeps nothing on disk (appendonly no, save \"\"): a "
+            "restart forgets spent tokens and site keys; set appendonly yes "
+            "(appendfsync everysec)"
+        )
 
 
 def _build_service(settings: Settings, store: Store, master: bytes) -> CaptchaService:

@@ -339,6 +339,11 @@ class Settings:
         "`memory://`, `sqlite:///path`, `redis://host:port/db`, `rediss://...`",
         "`sqlite:///<instance>/captcha.sqlite3`",
     )
+    redis_allow_eviction: bool = key(
+        False,
+        boolean,
+        "accept a Redis whose `maxmemory-policy` evicts keys (spent tokens could then pass again)",
+    )
     blueprint: Optional[bool] = key(
         None, optional_bool, "register the self-hosted endpoints", "`True` when self-hosted"
     )

@@ -18,6 +18,7 @@ from typing import (
     ContextManager,
     Iterator,
     List,
+    NamedTuple,
     Optional,
     Sequence,
     Tuple,
@@ -31,6 +32,14 @@ if TYPE_CHECKING:
     import redis as redis_py
 
 T = TypeVar("T")
+
+
+class Durability(NamedTuple):
+    """What a Redis server does with our keys under pressure and on restart; None: unknown
+    (CONFIG is disabled, as on some managed services)."""
+
+    policy: Optional[str]  # maxmemory-policy: anything but "noeviction" may drop live keys
+    persistent: Optional[bool]  # AOF (appendonly) or RDB snapshots (save) keep data over a restart
 
 DEFAULT_PREFIX = "captcha:"
 
@@ -249,6 +258,22 @@ class RedisStore:
     def ping(self) -> None:
         """Raise StoreUnavailable unless the server answers."""
         self._run(self._client.ping)
+
+    def durability(self) -> Durability:
+        """Read the server's eviction policy and persistence (CONFIG GET); raises
+        StoreUnavailable when the server does not answer."""
+        import redis
+
+        def read() -> Durability:
+            try:
+                policy = self._client.config_get("maxmemory-policy").get("maxmemory-policy")
+                aof = self._client.config_get("appendonly").get("appendonly")
+                save = self._client.config_get("save").get("save")
+            except redis.exceptions.ResponseError:  # CONFIG renamed or not allowed
+                return Durability(None, None)
+            return Durability(policy, aof == "yes" or bool(save))
+
+        return self._run(read)
 
     def close(self) -> None:
         """Close the pooled connections; the next call opens new ones."""

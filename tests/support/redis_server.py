@@ -43,7 +43,7 @@ def flushall(port: int) -> None:
 class RedisServer:
     """One ``redis-server`` process bound to 127.0.0.1 on a fixed free port."""
 
-    def __init__(self, port: Optional[int] = None) -> None:
+    def __init__(self, port: Optional[int] = None, **options: str) -> None:
         binary = redis_server_binary()
         if binary is None:
             raise RuntimeError(
@@ -54,6 +54,7 @@ class RedisServer:
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="captcha-redis-"))
         self.process: Optional[subprocess.Popen[bytes]] = None
+        self.options = options  # more redis-server options, e.g. maxmemory_policy="allkeys-lru"
 
     @property
     def url(self) -> str:
@@ -75,6 +76,7 @@ class RedisServer:
             "save": "",
             "appendonly": "no",
             "daemonize": "no",
+            **{name.replace("_", "-"): value for name, value in self.options.items()},
         }
         argv = [self.binary]
         for name, value in options.items():
