@@ -7,7 +7,10 @@ happens in ``verification.py``; ``verify`` and ``verify_async`` here are the sam
 
 from __future__ import annotations
 
+import os
 import secrets
+import shlex
+import sys
 import threading
 from functools import partial
 from typing import Callable, Optional
@@ -103,6 +106,7 @@ def build_state(app: Flask, failure: FailureResponder) -> CaptchaState:
     except ValueError as exc:  # a malformed URL; its message never holds a password
         raise ConfigError(f"CAPTCHA_STORE_URL is not a usable store URL: {exc}") from None
     _check_durability(store, settings, app)
+    _check_one_process(settings, app)
     master, made_up = _master_secret(app)
     service = _build_service(settings, store, master)
     endpoints = partial(local_endpoints, service.site_keys.own_site_key)
@@ -216,6 +220,43 @@ def _confirmer(failure: FailureResponder) -> Callable[[Flask], CaptchaState]:
             return state
 
     return confirm
+
+
+def server_workers() -> Optional[int]:
+    """How many worker processes the server that loaded the app runs, when it says so: gunicorn's
+    ``-w``/``--workers`` (command line, GUNICORN_CMD_ARGS) or WEB_CONCURRENCY, uWSGI's
+    ``processes``; None when no such server is known. (A gunicorn config file is not read.)"""
+    if "gunicorn" in sys.modules:
+        args = sys.argv[1:] + shlex.split(os.environ.get("GUNICORN_CMD_ARGS", ""))
+        count: Optional[str] = None
+        for i, arg in enumerate(args):
+            if arg in ("-w", "--workers") and i + 1 < len(args):
+                count = args[i + 1]
+            elif arg.startswith("--workers="):
+                count = arg.split("=", 1)[1]
+            elif arg.startswith("-w") and arg[2:].isdigit():
+                count = arg[2:]
+        count = count or os.environ.get("WEB_CONCURRENCY")
+        return int(count) if count and count.isdigit() else 1
+    uwsgi = sys.modules.get("uwsgi")
+    if uwsgi is not None:
+        return int(getattr(uwsgi, "numproc", 1))
+    return None
+
+
+def _check_one_process(settings: Settings, app: Flask) -> None:
+    """``memory://`` lives in one process: behind several workers each has its own, and a token
+    spent in one passes again in the next (77% did, behind four gunicorn workers)."""
+    if not (settings.store_url or "").startswith("memory://"):
+        return
+    workers = server_workers()
+    if workers is not None and workers > 1:
+        app.logger.warning(
+            "CAPTCHA_STORE_URL=memory:// keeps its data in one process, but this server runs "
+            "%d workers: a token spent in one passes again in another. Use sqlite:// (one "
+            "host) or redis:// (several)",
+            workers,
+        )
 
 
 def _check_durability(store: Store, settings: Settings, app: Flask) -> None:
