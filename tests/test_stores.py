@@ -322,6 +322,27 @@ def test_sqlite_purge_survives_a_clock_stepped_forward(tmp_path: Path, monkeypat
     assert not store.claim("jti:x", 60), "the purge deleted a live claim"
 
 
+def test_sqlite_purges_in_bounded_chunks(tmp_path: Path, monkeypatch) -> None:
+    """Many rows expiring together cost each write at most one chunk, and later writes take the
+    rest: no visitor's request pays for thousands."""
+    monkeypatch.setattr(sqlite_module, "PURGE_MARGIN", 0.0)
+    path = tmp_path / "chunks.sqlite3"
+    store = SQLiteStore(path, purge_interval=3600)
+    store.put("arm", "x", 60)  # the first write purges (nothing yet) and arms the interval
+    chunk = sqlite_module.PURGE_CHUNK
+    with sqlite3.connect(path) as db:
+        db.executemany(
+            "INSERT INTO captcha_store (key, value, expires_at) VALUES (?, 'x', ?)",
+            [(f"old:{i}", time.time() - 1) for i in range(3 * chunk + 10)],
+        )
+    store._next_purge = 0.0  # the interval is up
+    store.put("one", "x", 60)
+    assert _row_count(path) == 2 * chunk + 10 + 2  # one chunk went, not all
+    for i in range(3):  # a full chunk has the next write purge again, without waiting
+        store.put(f"more:{i}", "x", 60)
+    assert _row_count(path) == 2 + 3  # the live rows only
+
+
 # Outages and bad locations.
 
 
