@@ -224,8 +224,8 @@ def _confirmer(failure: FailureResponder) -> Callable[[Flask], CaptchaState]:
 
 def server_workers() -> Optional[int]:
     """How many worker processes the server that loaded the app runs, when it says so: gunicorn's
-    ``-w``/``--workers`` (command line, GUNICORN_CMD_ARGS) or WEB_CONCURRENCY, uWSGI's
-    ``processes``; None when no such server is known. (A gunicorn config file is not read.)"""
+    ``-w``/``--workers`` (command line, GUNICORN_CMD_ARGS) or WEB_CONCURRENCY; None under any
+    other server. (A gunicorn config file is not read.)"""
     if "gunicorn" in sys.modules:
         args = sys.argv[1:] + shlex.split(os.environ.get("GUNICORN_CMD_ARGS", ""))
         count: Optional[str] = None
@@ -238,9 +238,6 @@ def server_workers() -> Optional[int]:
                 count = arg[2:]
         count = count or os.environ.get("WEB_CONCURRENCY")
         return int(count) if count and count.isdigit() else 1
-    uwsgi = sys.modules.get("uwsgi")
-    if uwsgi is not None:
-        return int(getattr(uwsgi, "numproc", 1))
     return None
 
 

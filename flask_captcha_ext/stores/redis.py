@@ -41,6 +41,7 @@ class Durability(NamedTuple):
     policy: Optional[str]  # maxmemory-policy: anything but "noeviction" may drop live keys
     persistent: Optional[bool]  # AOF (appendonly) or RDB snapshots (save) keep data over a restart
 
+
 DEFAULT_PREFIX = "captcha:"
 
 # INCRBY, then start the window when the key has no expiry yet (it is new); returns count, PTTL.
