@@ -723,7 +723,7 @@ def _genuine(app: Flask, token: Any) -> bool:
             TOKEN_KEY,
             algorithms=["HS256"],
             issuer=ISSUER,
-            audience=service(app).tokens.deployment(),
+            audience=service(app).store.epoch().id,
             options={"require": ["iss", "aud", "sub", "jti", "iat", "exp", "typ"]},
         )
     except (jwt.InvalidTokenError, TypeError, ValueError):

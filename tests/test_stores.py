@@ -400,7 +400,8 @@ def test_redis_prefix_isolates_stores(redis_url: str) -> None:
     default.put("k", "plain", 60)
     assert list(a.scan("")) == [("k", "from-a")]
     raw = redis_py.Redis.from_url(redis_url, decode_responses=True)
-    assert sorted(raw.keys("*")) == ["app-a:k", "app-b:k", "captcha:k"]
+    every = ["app-a:epoch", "app-a:k", "app-b:epoch", "app-b:k", "captcha:epoch", "captcha:k"]
+    assert sorted(raw.keys("*")) == every  # each prefix has its own data, and its own epoch
     assert raw.ttl("captcha:k") > 0
     raw.close()
 

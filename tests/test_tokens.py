@@ -29,7 +29,7 @@ def tokens(store_url):
 def test_claims(tokens):
     token = tokens.issue("site1", "math")
     claims = jwt.decode(
-        token, SECRET, algorithms=["HS256"], issuer=ISSUER, audience=tokens.deployment()
+        token, SECRET, algorithms=["HS256"], issuer=ISSUER, audience=tokens._store.epoch().id
     )
     assert {"iss", "aud", "sub", "jti", "iat", "exp", "typ"} <= set(claims)
     assert claims["sub"] == "site1" and claims["exp"] - claims["iat"] == 60

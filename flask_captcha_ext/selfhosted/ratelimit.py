@@ -91,10 +91,11 @@ class RateLimiter:
         return retry_after
 
     def hit_and_take(
-        self, key: str, groups: Sequence[LimitGroup]
+        self, key: str, groups: Sequence[LimitGroup], epoch: Optional[str] = None
     ) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:
         """Count one hit on every limit of every group, and take ``key`` if none is exceeded
-        (a live-only group counts only when ``key`` exists).
+        (a live-only group counts only when ``key`` exists); with ``epoch``, only while the
+        store is in it (else the store's EpochChanged, having counted nothing).
 
         Returns the taken value (None if absent or refused) and, when refused, the index of the
         first group with an exceeded limit and the seconds until it allows again. The counters
@@ -113,7 +114,7 @@ class RateLimiter:
         ordered = always + live
         counters = [counter for _, counter in ordered]
         value, counts = self.store.take_counted(
-            key, counters[: len(always)], counters[len(always) :]
+            key, counters[: len(always)], counters[len(always) :], epoch
         )
         waits = {}  # group index -> longest wait among its exceeded limits
         owners = [index for index, _ in ordered]

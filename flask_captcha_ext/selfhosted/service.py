@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import math
 import re
 import secrets
@@ -22,12 +23,15 @@ from limits import RateLimitItem, RateLimitItemPerMinute, parse_many
 from ..result import VerificationResult
 from ..settings import Settings
 from ..stores import Store, StoreUnavailable
+from ..stores.base import EpochChanged
 from .challenges import ChallengeKind
 from .pow import ProofOfWork, challenge_id_of
 from .pressure import Pressure
 from .ratelimit import RateLimiter
 from .sitekeys import SiteKey, SiteKeyRegistry
 from .tokens import MISSING, PROVIDER, RATE_LIMITED, STORE_DOWN, TokenService
+
+log = logging.getLogger("flask_captcha_ext")
 
 CHALLENGE_PREFIX = "challenge:"
 MAX_ID_LENGTH = 64
@@ -52,12 +56,14 @@ def is_text(value: Any) -> bool:
 
 
 class Solved(NamedTuple):
-    """A solved challenge: its kind, its work, and the action and host it was issued for."""
+    """A solved challenge: its kind, its work, the action and host it was issued for, and the
+    store epoch it was spent in (its token's)."""
 
     kind: str
     work: float
     action: Optional[str]
     hostname: Optional[str]
+    epoch: str
 
 
 def check_action(action: Any) -> None:
@@ -241,7 +247,13 @@ class CaptchaService:
         """
         challenge_id = secrets.token_urlsafe(18)
         now = time.time()
-        record: Dict[str, Any] = {"k": kind_name, "s": key.id, "t": now, "w": work}
+        record: Dict[str, Any] = {
+            "k": kind_name,
+            "s": key.id,
+            "t": now,
+            "w": work,
+            "e": self.store.epoch().id,  # spent only in this epoch
+        }
         record.update({name: value for name, value in (bound or {}).items() if value})
         public: Dict[str, Any] = {}
         answer = proof = ""
@@ -310,6 +322,7 @@ class CaptchaService:
             hostname=origin_hostname(origin),
             action=action or solved.action,
             work=solved.work,
+            epoch=solved.epoch,
         )
         return {"valid": True, "token": token}
 
@@ -322,33 +335,58 @@ class CaptchaService:
         One store call counts both limits and spends the challenge (one Redis round trip, one
         SQLite commit); a refused request leaves the challenge for a later attempt. The key's
         quota counts only attempts at a live challenge: made-up ids spend the network's budget,
-        never the site's.
+        never the site's. The challenge is taken only within the store epoch this process knows,
+        or the one the store reports when another process noticed a new epoch first.
         """
         network = self.network_of(client_ip)
-        text, exceeded = self.limiter.hit_and_take(
-            CHALLENGE_PREFIX + captcha_id,
-            [
-                (self.quota(key, "validate"), ("validate", "key", key.id), True),
-                (self.settings.rate_limit_ip_validate, ("validate", "ip", network), False),
-            ],
-        )
+        groups = [
+            (self.quota(key, "validate"), ("validate", "key", key.id), True),
+            (self.settings.rate_limit_ip_validate, ("validate", "ip", network), False),
+        ]
+        epoch = self.store.epoch().id
+        try:
+            text, exceeded = self.limiter.hit_and_take(CHALLENGE_PREFIX + captcha_id, groups, epoch)
+        except EpochChanged as changed:
+            epoch = changed.current.id
+            try:
+                text, exceeded = self.limiter.hit_and_take(
+                    CHALLENGE_PREFIX + captcha_id, groups, epoch
+                )
+            except EpochChanged as again:  # a new epoch twice in one request: stop here
+                raise StoreUnavailable(f"the store keeps changing epochs: {again}") from again
         if exceeded is not None:
             group, retry_after = exceeded
             raise _rate_limited(("key", "ip")[group], retry_after)
-        solved = self._judge(key, text, captcha_id, user_input, proof)
+        solved = self._judge(key, text, captcha_id, user_input, proof, epoch)
         if solved is None:
             self.pressure.fail(network, key.id)
         return solved
 
     def _judge(
-        self, key: SiteKey, text: Optional[str], captcha_id: str, user_input: Any, proof: Any
+        self,
+        key: SiteKey,
+        text: Optional[str],
+        captcha_id: str,
+        user_input: Any,
+        proof: Any,
+        epoch: str,
     ) -> Optional[Solved]:
         """What the taken challenge record ``text`` was, if the answer solves it: the typed
-        answer (image, math) and the proof of work it carries, each checked."""
+        answer (image, math) and the proof of work it carries, each checked. A challenge
+        issued in another store epoch than ``epoch`` (the one it was taken in) is unknown: the
+        store lost or replaced its data since, and it may have been spent before."""
         if text is None:
             raise ApiError(400, "invalid, expired or already used captcha")
         record = json.loads(text)
         if not secrets.compare_digest(record["s"], key.id):
+            raise ApiError(400, "invalid, expired or already used captcha")
+        if record.get("e") != epoch:
+            log.warning(
+                "self-hosted challenge refused: issued under store epoch %s, taken in %s (the "
+                "store lost or replaced its data in between)",
+                record.get("e"),
+                epoch,
+            )
             raise ApiError(400, "invalid, expired or already used captcha")
         kind_name = record["k"]
         if kind_name == "pow":
@@ -359,7 +397,7 @@ class CaptchaService:
         early = time.time() < record.get("nb", 0)
         if not (answered and worked and not early):
             return None
-        return Solved(kind_name, record["w"], record.get("a"), record.get("h"))
+        return Solved(kind_name, record["w"], record.get("a"), record.get("h"), epoch)
 
     def check_answer(self, captcha_id: Any, answer: Any, client_ip: str) -> VerificationResult:
         """Check an answer posted with a form, spending its challenge of the app's own key: a

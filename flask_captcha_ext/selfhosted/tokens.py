@@ -1,10 +1,12 @@
 """Short-lived success tokens: HS256 JWTs that the store lets through exactly once.
 
 A token proves that a challenge of one site key was solved, of which type, on which host and for
-which action. Its ``aud`` names the deployment that issued it: a random id kept once in the store,
-so every worker and host sharing the store accepts it, and an app that merely shares the
-SECRET_KEY (another deployment, a copy of the README's example) does not. Its ``jti`` is claimed
-atomically in the store on first verification, so a replay fails even on another worker or host.
+which action. Its ``aud`` names the store epoch it was issued under (stores/base.py): a random id
+kept in the store, so every worker and host sharing the store accepts it, and an app that merely
+shares the SECRET_KEY (another deployment, a copy of the README's example) does not. Its ``jti``
+is claimed atomically in the store on first verification, within that epoch, so a replay fails
+even on another worker or host, and even after the store lost its data: a store that lost it is in
+a new epoch, which refuses every token issued before (``token-invalid``, logged).
 
 Clocks: hosts that share a store may disagree by a few seconds. A token is accepted up to
 :data:`CLOCK_LEEWAY` seconds before its ``iat`` and after its ``exp`` by the verifier's clock, and
@@ -27,6 +29,7 @@ from jwt.algorithms import HMACAlgorithm
 
 from ..result import VerificationResult
 from ..stores import Store, StoreUnavailable
+from ..stores.base import EpochChanged
 
 log = logging.getLogger("flask_captcha_ext")
 
@@ -46,8 +49,6 @@ RATE_LIMITED = "rate-limited"
 CLOCK_LEEWAY = 5
 #: Seconds a claim outlives the token it spends, beyond its lifetime and the leeway.
 CLAIM_MARGIN = 60
-#: Where the deployment id lives in the store (no TTL).
-DEPLOYMENT_KEY = "deployment"
 
 
 def looks_like_own_token(token: Any) -> bool:
@@ -88,18 +89,6 @@ class TokenService:
         self._clock = clock  # wall-clock seconds; tests inject a skewed one
         self._signer = jwt.PyJWS(algorithms=[])
         self._signer.register_algorithm("HS256", _CheckedKeyHMAC(secret))
-        self._deployment: Optional[str] = None
-
-    def deployment(self) -> str:
-        """This deployment's id (the ``aud`` of its tokens): made once, kept in the store, read
-        once per process. Raises StoreUnavailable when the store cannot tell."""
-        if self._deployment is None:
-            self._store.claim(DEPLOYMENT_KEY, None, secrets.token_urlsafe(16))
-            value = self._store.get(DEPLOYMENT_KEY)
-            if not value:
-                raise StoreUnavailable("the store did not keep the deployment id")
-            self._deployment = value
-        return self._deployment
 
     def issue(
         self,
@@ -108,12 +97,14 @@ class TokenService:
         hostname: Optional[str] = None,
         action: Optional[str] = None,
         work: float = 1.0,
+        epoch: Optional[str] = None,
     ) -> str:
-        """A token for ``site_id``, valid ``ttl`` seconds, once, in this deployment only."""
+        """A token for ``site_id``, valid ``ttl`` seconds, once, in this store epoch only
+        (``epoch``: the one the caller just acted in; default: as this process last saw it)."""
         now = int(self._clock())
         claims: Dict[str, Any] = {
             "iss": ISSUER,
-            "aud": self.deployment(),
+            "aud": epoch or self._store.epoch().id,
             "sub": site_id,
             "jti": secrets.token_urlsafe(16),
             "iat": now,
@@ -128,6 +119,37 @@ class TokenService:
         payload = json.dumps(claims, separators=(",", ":")).encode()
         return self._signer.encode(payload, self._secret, algorithm="HS256", headers={"typ": "JWT"})
 
+    def _decode(self, token: str) -> Dict[str, Any]:
+        """The token's claims once its signature, issuer and audience check out.
+
+        The audience must be the store's epoch. The epoch this process last saw is tried first;
+        a token of another epoch has it read afresh once (another worker may have noticed a
+        new epoch first), so only signed tokens ever cost that read.
+        """
+        known = self._store.epoch().id
+        try:
+            return self._decode_for(token, known)
+        except jwt.InvalidAudienceError:
+            current = self._store.epoch(fresh=True).id
+            if current == known:
+                raise
+        return self._decode_for(token, current)
+
+    def _decode_for(self, token: str, audience: str) -> Dict[str, Any]:
+        return jwt.decode(
+            token,
+            self._secret,
+            algorithms=["HS256"],
+            issuer=ISSUER,
+            audience=audience,
+            options={
+                "require": ["iss", "aud", "sub", "jti", "iat", "exp", "typ", "wrk"],
+                "verify_exp": False,  # checked by verify(), on self._clock with the leeway
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
+        )
+
     def verify(self, token: Any, site_id: Optional[str]) -> VerificationResult:
         """Check signature, issuer, audience, expiry and site, then spend the token.
 
@@ -139,29 +161,18 @@ class TokenService:
         if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             return VerificationResult.failure(PROVIDER, [INVALID])
         try:
-            audience = self.deployment()
+            claims = self._decode(token)
         except StoreUnavailable:
             return VerificationResult.failure(PROVIDER, [STORE_DOWN])
-        try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=["HS256"],
-                issuer=ISSUER,
-                audience=audience,
-                options={
-                    "require": ["iss", "aud", "sub", "jti", "iat", "exp", "typ", "wrk"],
-                    "verify_exp": False,  # checked below, on self._clock with the leeway
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                },
-            )
         except jwt.InvalidAudienceError:
-            log.info("self-hosted token of another deployment refused (same secret, other store)")
+            log.info(
+                "self-hosted token refused: issued under another store epoch (before this "
+                "store lost or replaced its data, or by another deployment sharing the secret)"
+            )
             return VerificationResult.failure(PROVIDER, [INVALID])
         except jwt.InvalidTokenError:
             return VerificationResult.failure(PROVIDER, [INVALID])
-        if not all(isinstance(claims.get(name), str) for name in ("jti", "sub", "typ")):
+        if not all(isinstance(claims.get(name), str) for name in ("jti", "sub", "typ", "aud")):
             return VerificationResult.failure(PROVIDER, [INVALID])
         lifetime = _lifetime(claims)
         if lifetime is None:
@@ -179,9 +190,19 @@ class TokenService:
             return VerificationResult.failure(PROVIDER, [WRONG_SITE], claims)
         keep = lifetime + CLOCK_LEEWAY + CLAIM_MARGIN  # the whole lifetime, whatever our clock
         try:
-            first = self._store.claim("jti:" + claims["jti"], keep)
+            first = self._store.claim("jti:" + claims["jti"], keep, epoch=claims["aud"])
         except StoreUnavailable:
             return VerificationResult.failure(PROVIDER, [STORE_DOWN], claims)
+        except EpochChanged as changed:
+            log.warning(
+                "self-hosted token refused: issued under store epoch %s, but the store is now "
+                "in %s (begun %s): it lost or replaced its data, and the token may have been "
+                "spent before",
+                changed.expected,
+                changed.current.id,
+                _when(changed.current.began),
+            )
+            return VerificationResult.failure(PROVIDER, [INVALID], claims)
         if not first:
             return VerificationResult.failure(PROVIDER, [DUPLICATE], claims)
         issued = datetime.fromtimestamp(int(claims["iat"]), tz=timezone.utc)
@@ -195,6 +216,12 @@ class TokenService:
             challenge_type=claims["typ"],
             work=float(work),
         )
+
+
+def _when(timestamp: float) -> str:
+    """A wall-clock time for a log line (UTC, seconds)."""
+    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _lifetime(claims: Dict[str, Any]) -> Optional[float]:

@@ -6,14 +6,25 @@ take_counted (validate's counters and take in one call). "Atomic" means across p
 sharing the backend, not only across threads. Values are text; callers serialise what they keep. A
 ``ttl`` of ``None`` keeps an entry until it is deleted. Expired entries are never returned and are
 purged by the store itself, without a cron job.
+
+Single use rests on the store remembering every claim. A store that lost its data (a Redis
+restarted from an old snapshot or empty, flushed; an SQLite file truncated, deleted or replaced)
+would forget them, so every store has an :class:`Epoch`: a record made once, with a random id,
+and made anew when the data it lived with is gone. Tokens and challenges carry the epoch they were
+issued under, and ``claim`` and ``take_counted`` given an ``epoch`` act only while the store is
+still in it (else :class:`EpochChanged`): what was issued before a loss is refused, never
+spent a second time.
 """
 
 from __future__ import annotations
 
+import secrets
+import time
 from typing import (
     ContextManager,
     Iterator,
     List,
+    NamedTuple,
     Optional,
     Protocol,
     Sequence,
@@ -26,8 +37,34 @@ from typing import (
 Counter = Tuple[str, float, int]
 
 
+#: Where a key-value store keeps its epoch record (no TTL).
+EPOCH_KEY = "epoch"
+
+
 class StoreUnavailable(Exception):
     """The backend cannot be reached or failed; callers answer 503 and accept nothing."""
+
+
+class Epoch(NamedTuple):
+    """One lifetime of a store's data: a random id and the wall-clock time it began."""
+
+    id: str
+    began: float
+
+
+def new_epoch() -> Epoch:
+    """A fresh epoch: an id nobody can guess or repeat, begun now."""
+    return Epoch(secrets.token_urlsafe(16), time.time())
+
+
+class EpochChanged(Exception):
+    """The store is no longer in the epoch the caller named: it lost or replaced its data since
+    (or another process noticed first). Nothing was changed; ``current`` is the store's epoch."""
+
+    def __init__(self, expected: str, current: Epoch) -> None:
+        super().__init__(f"store epoch {expected!r} is over; the store is in {current.id!r}")
+        self.expected = expected
+        self.current = current
 
 
 @runtime_checkable
@@ -45,8 +82,17 @@ class Store(Protocol):
     def take(self, key: str) -> Optional[str]:
         """Atomically read and delete ``key``: of many concurrent callers, one gets the value."""
 
-    def claim(self, key: str, ttl: Optional[float], value: str = "1") -> bool:
-        """Atomically set ``key`` only if it is absent (or expired); True for the one winner."""
+    def epoch(self, fresh: bool = False) -> Epoch:
+        """The store's epoch as this process last saw it (``fresh``: as the store has it now),
+        beginning one, atomically, when the store has none."""
+
+    def claim(
+        self, key: str, ttl: Optional[float], value: str = "1", epoch: Optional[str] = None
+    ) -> bool:
+        """Atomically set ``key`` only if it is absent (or expired); True for the one winner.
+
+        With ``epoch``, only while the store is in that epoch; else :class:`EpochChanged`.
+        """
 
     def incr(self, key: str, window: float, amount: int = 1) -> Tuple[int, float]:
         """Add ``amount`` to a counter living ``window`` seconds from its first increment.
@@ -56,7 +102,11 @@ class Store(Protocol):
         """
 
     def take_counted(
-        self, key: str, counters: Sequence[Counter], live_counters: Sequence[Counter] = ()
+        self,
+        key: str,
+        counters: Sequence[Counter],
+        live_counters: Sequence[Counter] = (),
+        epoch: Optional[str] = None,
     ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
         """Add 1 to every counter, then ``take(key)`` only if no count is above its limit.
 
@@ -65,6 +115,8 @@ class Store(Protocol):
         attempts at its real challenges, never by made-up ids. Returns the taken value (None when
         absent or when a limit is exceeded) and each counter's ``incr`` result, ``counters``
         first. The validate hot path: Redis does it in one round trip, SQLite in one transaction.
+        With ``epoch``, nothing is counted or taken unless the store is in that epoch
+        (:class:`EpochChanged`).
         """
 
     def delete(self, key: str) -> None:
@@ -85,12 +137,20 @@ class Store(Protocol):
 
 
 def take_counted_in_parts(
-    store: Store, key: str, counters: Sequence[Counter], live_counters: Sequence[Counter] = ()
+    store: Store,
+    key: str,
+    counters: Sequence[Counter],
+    live_counters: Sequence[Counter] = (),
+    epoch: Optional[str] = None,
 ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
-    """``take_counted`` from ``get``, ``incr`` and ``take`` inside one ``batch``: one
+    """``take_counted`` from ``epoch``, ``get``, ``incr`` and ``take`` inside one ``batch``: one
     transaction on SQLite; on the memory store each step is atomic on its own, which is all a
-    limit needs."""
+    limit needs (and its epoch never changes)."""
     with store.batch():
+        if epoch is not None:
+            current = store.epoch(fresh=True)
+            if current.id != epoch:
+                raise EpochChanged(epoch, current)
         live = bool(live_counters) and store.get(key) is not None
         counts = [store.incr(counter_key, window) for counter_key, window, _ in counters]
         counts += [

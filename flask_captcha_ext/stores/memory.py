@@ -13,7 +13,7 @@ import time
 from contextlib import nullcontext
 from typing import ContextManager, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .base import Counter, take_counted_in_parts
+from .base import Counter, Epoch, EpochChanged, new_epoch, take_counted_in_parts
 
 _Entry = Tuple[str, Optional[float]]  # (value, monotonic expiry or None)
 
@@ -27,6 +27,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._sweep_interval = sweep_interval
         self._next_sweep = time.monotonic() + sweep_interval
+        self._epoch = new_epoch()  # the data lives and dies with this object
 
     def __repr__(self) -> str:
         return f"<MemoryStore {len(self._data)} entries>"
@@ -80,8 +81,16 @@ class MemoryStore:
             del self._data[key]
             return entry[0]
 
-    def claim(self, key: str, ttl: Optional[float], value: str = "1") -> bool:
+    def epoch(self, fresh: bool = False) -> Epoch:
+        """This object's epoch: its data lives exactly as long."""
+        return self._epoch
+
+    def claim(
+        self, key: str, ttl: Optional[float], value: str = "1", epoch: Optional[str] = None
+    ) -> bool:
         """Set ``key`` only if absent or expired; True for the one winner."""
+        if epoch is not None and epoch != self._epoch.id:
+            raise EpochChanged(epoch, self._epoch)
         with self._lock:
             now = time.monotonic()
             if self._live(key, now) is not None:
@@ -104,10 +113,14 @@ class MemoryStore:
             return count, max(0.0, expires_at - now)
 
     def take_counted(
-        self, key: str, counters: Sequence[Counter], live_counters: Sequence[Counter] = ()
+        self,
+        key: str,
+        counters: Sequence[Counter],
+        live_counters: Sequence[Counter] = (),
+        epoch: Optional[str] = None,
     ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
         """Count, then take unless a limit is exceeded (see the Store protocol)."""
-        return take_counted_in_parts(self, key, counters, live_counters)
+        return take_counted_in_parts(self, key, counters, live_counters, epoch)
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""

@@ -5,10 +5,17 @@ Each of put, get, take, claim, incr and take_counted is one command or one Lua s
 all clients.
 Redis expires keys itself. Socket timeouts are short so an outage answers in about a second
 with :class:`StoreUnavailable`; the pooled connections reconnect once the server is back.
+
+The store's epoch (see stores/base.py) is a hash with no TTL that also names the server process
+that wrote it (its ``run_id``). Every new connection compares the two: a server that restarted
+(from an old snapshot, or empty) or failed over to a replica may have lost recent claims, so its
+first connection begins a new epoch and everything issued before is refused. A flushed database
+is noticed by the first script that finds the epoch gone.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from contextlib import nullcontext
 from typing import (
@@ -26,12 +33,13 @@ from typing import (
 )
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .base import Counter, StoreUnavailable
+from .base import EPOCH_KEY, Counter, Epoch, EpochChanged, StoreUnavailable, new_epoch
 
 if TYPE_CHECKING:
     import redis as redis_py
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Durability(NamedTuple):
@@ -59,19 +67,62 @@ end
 return {count, ttl}
 """
 
-# take_counted: KEYS[1] the key to take, KEYS[2..] counters; ARGV[1] how many counters count
-# always (the rest only when KEYS[1] exists), then window ms and limit per counter. Counts as
-# _INCR_SCRIPT does, then GETDELs KEYS[1] unless a count is over its limit.
+# Begins an epoch (KEYS[1]; ARGV id, began, run id) unless there is one; returns {id, began}.
+_BEGIN_EPOCH = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'began', ARGV[2], 'run', ARGV[3])
+end
+return redis.call('HMGET', KEYS[1], 'id', 'began')
+"""
+
+# On every new connection: the epoch (KEYS[1]) stays while the server that wrote it (ARGV[1], its
+# run id) is the one answering; else a new one begins (ARGV[2], ARGV[3]). Returns {id, began,
+# 1 if an epoch ended here else 0}.
+_CONNECT_EPOCH = """
+local known = redis.call('HMGET', KEYS[1], 'id', 'began', 'run')
+if known[1] and known[3] == ARGV[1] then
+  return {known[1], known[2], 0}
+end
+redis.call('HSET', KEYS[1], 'id', ARGV[2], 'began', ARGV[3], 'run', ARGV[1])
+return {ARGV[2], ARGV[3], known[1] and 1 or 0}
+"""
+
+# The preamble of scripts that act only within an epoch: KEYS[1] the epoch, ARGV[1] the one
+# expected ('' for none), ARGV[2..4] the epoch to begin if the key is gone (id, began, run id).
+# Refuses with an "EPOCH <id> <began>" error reply, having changed nothing else.
+_IN_EPOCH = """
+if ARGV[1] ~= '' then
+  local current = redis.call('HMGET', KEYS[1], 'id', 'began')
+  if not current[1] then
+    redis.call('HSET', KEYS[1], 'id', ARGV[2], 'began', ARGV[3], 'run', ARGV[4])
+    current = {ARGV[2], ARGV[3]}
+  end
+  if current[1] ~= ARGV[1] then
+    return redis.error_reply('EPOCH ' .. current[1] .. ' ' .. current[2])
+  end
+end
+"""
+# claim within an epoch: _IN_EPOCH, then SET KEYS[2] ARGV[5] NX with PX ARGV[6] ('' for none).
+_CLAIM_SCRIPT = _IN_EPOCH + """
+if ARGV[6] == '' then
+  return redis.call('SET', KEYS[2], ARGV[5], 'NX') and 1 or 0
+end
+return redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ARGV[6]) and 1 or 0
+"""
+
+# take_counted: _IN_EPOCH, then KEYS[2] the key to take, KEYS[3..] counters; ARGV[5] how many
+# counters count always (the rest only when KEYS[2] exists), then window ms and limit per
+# counter. Counts as _INCR_SCRIPT does, then GETDELs KEYS[2] unless a count is over its limit.
 # Returns {value or false, count1, pttl1, count2, pttl2, ...}: one round trip for validate.
-_TAKE_COUNTED_SCRIPT = """
+_TAKE_COUNTED_SCRIPT = _IN_EPOCH + """
 local reply = {false}
 local over = false
-local always = tonumber(ARGV[1])
-local live = redis.call('EXISTS', KEYS[1]) == 1
-for i = 2, #KEYS do
-  local window = tonumber(ARGV[2 * i - 2])
+local always = tonumber(ARGV[5])
+local live = redis.call('EXISTS', KEYS[2]) == 1
+for i = 3, #KEYS do
+  local window = tonumber(ARGV[2 * i])
   local count, ttl = 0, 0
-  if i - 1 <= always or live then
+  if i - 2 <= always or live then
     count = redis.call('INCR', KEYS[i])
     ttl = redis.call('PTTL', KEYS[i])
     if ttl < 0 then
@@ -79,14 +130,14 @@ for i = 2, #KEYS do
       ttl = window
     end
   end
-  if count > tonumber(ARGV[2 * i - 1]) then
+  if count > tonumber(ARGV[2 * i + 1]) then
     over = true
   end
   reply[#reply + 1] = count
   reply[#reply + 1] = ttl
 end
 if not over then
-  reply[1] = redis.call('GETDEL', KEYS[1])
+  reply[1] = redis.call('GETDEL', KEYS[2])
 end
 return reply
 """
@@ -127,6 +178,28 @@ def _split_prefix(url: str) -> Tuple[str, Optional[str]]:
     return urlunsplit(parts._replace(query=query)), prefixes[-1]
 
 
+def _info_field(info: Any, name: str) -> str:
+    """One ``name:value`` line of an INFO reply ("" when absent)."""
+    if isinstance(info, bytes):
+        info = info.decode(errors="replace")
+    for line in str(info).splitlines():
+        field, sep, value = line.partition(":")
+        if sep and field == name:
+            return value.strip()
+    return ""
+
+
+def _epoch_refusal(message: str) -> Optional[Epoch]:
+    """The store's epoch from an ``_IN_EPOCH`` script's "EPOCH <id> <began>" refusal, else None."""
+    parts = message.split()
+    if len(parts) != 3 or parts[0] != "EPOCH":
+        return None
+    try:
+        return Epoch(parts[1], float(parts[2]))
+    except ValueError:
+        return None
+
+
 def _glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
@@ -163,14 +236,47 @@ class RedisStore:
                 # waited out.
                 retry=Retry(NoBackoff(), 0),
                 decode_responses=True,
+                redis_connect_func=self._on_connect,
             )
         except ValueError as exc:  # re-raised without the chain, which holds the raw URL
             raise ValueError(f"invalid Redis URL {self.safe_url}: {exc}") from None
         self._client: redis_py.Redis = redis.Redis(connection_pool=pool)
         self._incr_script = self._client.register_script(_INCR_SCRIPT)
         self._take_counted_script = self._client.register_script(_TAKE_COUNTED_SCRIPT)
+        self._claim_script = self._client.register_script(_CLAIM_SCRIPT)
+        self._begin_epoch_script = self._client.register_script(_BEGIN_EPOCH)
         self._errors = redis.exceptions.RedisError
         self._reconnectable = redis.exceptions.ConnectionError
+        self._refused = redis.exceptions.ResponseError
+        self._epoch_key = self.prefix + EPOCH_KEY
+        self._epoch: Optional[Epoch] = None  # as this process last saw it
+        self._run_id = ""  # of the server our connections last reached ("" when INFO is off)
+
+    def _on_connect(self, connection: Any) -> None:
+        """redis-py's handshake, then the epoch check: a server process other than the one
+        that wrote the epoch (a restart, a failover) begins a new one before this connection
+        runs anything else."""
+        connection.on_connect()
+        try:
+            connection.send_command("INFO", "server")
+            info = connection.read_response()
+        except self._refused:  # INFO renamed or not allowed (some managed services)
+            info = ""
+        run_id = _info_field(info, "run_id")
+        fresh = new_epoch()
+        connection.send_command(
+            "EVAL", _CONNECT_EPOCH, 1, self._epoch_key, run_id, fresh.id, repr(fresh.began)
+        )
+        ident, began, ended = connection.read_response()
+        self._run_id = run_id
+        self._epoch = Epoch(ident, float(began))
+        if int(ended):
+            log.warning(
+                "Redis store %s answers from a new server process (restarted or failed over: "
+                "it may have lost recent writes); began a new CAPTCHA store epoch, so tokens and "
+                "challenges issued before are refused",
+                self.safe_url,
+            )
 
     @property
     def connection_pool(self) -> Any:
@@ -205,10 +311,56 @@ class RedisStore:
         """``GETDEL``: one command, so one caller gets the value."""
         return self._run(lambda: self._client.getdel(self.prefix + key))
 
-    def claim(self, key: str, ttl: Optional[float], value: str = "1") -> bool:
-        """``SET NX``: True for the one caller that created ``key``."""
-        px = None if ttl is None else _ms(ttl)
-        return bool(self._run(lambda: self._client.set(self.prefix + key, value, nx=True, px=px)))
+    def epoch(self, fresh: bool = False) -> Epoch:
+        """The store's epoch (as the last new connection or script saw it unless ``fresh``),
+        begun if the database has none."""
+        if self._epoch is not None and not fresh:
+            return self._epoch
+
+        def read() -> Epoch:
+            begin = new_epoch()
+            args = [begin.id, repr(begin.began), self._run_id]
+            ident, began = self._begin_epoch_script(keys=[self._epoch_key], args=args)
+            return Epoch(ident, float(began))
+
+        self._epoch = self._run(read)
+        return self._epoch
+
+    def _epoch_args(self, epoch: Optional[str]) -> List[str]:
+        """The ARGV that scripts starting with ``_IN_EPOCH`` take first."""
+        begin = new_epoch()
+        return [epoch or "", begin.id, repr(begin.began), self._run_id]
+
+    def _in_epoch(self, script: Any, keys: List[str], args: List[Any], epoch: Optional[str]) -> Any:
+        """Run an ``_IN_EPOCH`` script; its EPOCH refusal becomes EpochChanged."""
+
+        def call() -> Any:
+            try:
+                return script(keys=[self._epoch_key, *keys], args=self._epoch_args(epoch) + args)
+            except self._refused as exc:
+                current = _epoch_refusal(str(exc))
+                if current is None:
+                    raise
+                return current
+
+        reply = self._run(call)
+        if isinstance(reply, Epoch):
+            self._epoch = reply
+            raise EpochChanged(epoch or "", reply)
+        return reply
+
+    def claim(
+        self, key: str, ttl: Optional[float], value: str = "1", epoch: Optional[str] = None
+    ) -> bool:
+        """``SET NX`` (in a script checking the epoch when ``epoch`` is given): True for the one
+        caller that created ``key``."""
+        if epoch is None:
+            px = None if ttl is None else _ms(ttl)
+            return bool(
+                self._run(lambda: self._client.set(self.prefix + key, value, nx=True, px=px))
+            )
+        px_arg = "" if ttl is None else _ms(ttl)
+        return bool(self._in_epoch(self._claim_script, [self.prefix + key], [value, px_arg], epoch))
 
     def incr(self, key: str, window: float, amount: int = 1) -> Tuple[int, float]:
         """Add ``amount`` to a counter whose window starts at its first increment."""
@@ -218,15 +370,20 @@ class RedisStore:
         return int(count), max(0.0, int(ttl_ms) / 1000)
 
     def take_counted(
-        self, key: str, counters: Sequence[Counter], live_counters: Sequence[Counter] = ()
+        self,
+        key: str,
+        counters: Sequence[Counter],
+        live_counters: Sequence[Counter] = (),
+        epoch: Optional[str] = None,
     ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
-        """Count, then ``GETDEL`` unless a limit is exceeded: one Lua script, one round trip."""
+        """Count, then ``GETDEL`` unless a limit is exceeded: one Lua script, one round trip
+        (which checks the epoch first when ``epoch`` is given)."""
         every = [*counters, *live_counters]
         keys = [self.prefix + key] + [self.prefix + counter_key for counter_key, _, _ in every]
         args: List[int] = [len(counters)]
         for _, window, limit in every:
             args += [_ms(window), limit]
-        reply = self._run(lambda: self._take_counted_script(keys=keys, args=args))
+        reply = self._in_epoch(self._take_counted_script, keys, args, epoch)
         counts = [
             (int(count), max(0.0, int(ttl_ms) / 1000))
             for count, ttl_ms in zip(reply[1::2], reply[2::2])

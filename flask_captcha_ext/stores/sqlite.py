@@ -7,6 +7,11 @@ every ``purge_interval`` seconds (on the monotonic clock), so the file stays sma
 job; the purge keeps rows a margin past their expiry and never trusts a wall clock that stepped
 forward (see ``_purge_cutoff``).
 
+Each connection checks, before every operation, that the path still names the file it opened
+(device and inode): a file deleted or replaced under a running app is noticed and reopened, and a
+replacement that carries the epoch we had (a restored copy) gets a new one, so nothing spent
+since the copy was made passes again.
+
 The file holds live challenges and site keys, so it is private: created 0600 before SQLite opens it
 (SQLite gives its -wal and -shm files the same mode), in folders it creates 0700, and never in a
 world-writable folder, where another user could swap or pre-create it.
@@ -23,7 +28,14 @@ import time
 from contextlib import contextmanager
 from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
-from .base import Counter, StoreUnavailable, take_counted_in_parts
+from .base import (
+    Counter,
+    Epoch,
+    EpochChanged,
+    StoreUnavailable,
+    new_epoch,
+    take_counted_in_parts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +43,13 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS captcha_store "
     "(key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL)",
     "CREATE INDEX IF NOT EXISTS captcha_store_expires_at ON captcha_store (expires_at)",
+    # The store's epoch: one row, never purged (see stores/base.py).
+    "CREATE TABLE IF NOT EXISTS captcha_epoch "
+    "(one INTEGER PRIMARY KEY CHECK (one = 1), id TEXT NOT NULL, began REAL NOT NULL)",
 )
+_EPOCH = "SELECT id, began FROM captcha_epoch"
+_BEGIN_EPOCH = "INSERT OR IGNORE INTO captcha_epoch (one, id, began) VALUES (1, ?, ?)"
+_ROTATE_EPOCH = "UPDATE captcha_epoch SET id = ?, began = ? WHERE id = ?"
 # Each operation is one statement; the names say which.
 _PUT = "INSERT OR REPLACE INTO captcha_store (key, value, expires_at) VALUES (?, ?, ?)"
 _GET = "SELECT value FROM captcha_store WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
@@ -59,6 +77,13 @@ _SCAN = (
 # read plus a write inside BEGIN IMMEDIATE: the hot path of every validate).
 _CLAIM = (
     "INSERT INTO captcha_store (key, value, expires_at) VALUES (?, ?, ?) "
+    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at "
+    "WHERE captcha_store.expires_at IS NOT NULL AND captcha_store.expires_at <= ? RETURNING 1"
+)
+# _CLAIM only while the store is in the epoch named by the last parameter.
+_CLAIM_IN_EPOCH = (
+    "INSERT INTO captcha_store (key, value, expires_at) "
+    "SELECT ?, ?, ? WHERE (SELECT id FROM captcha_epoch) = ? "
     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at "
     "WHERE captcha_store.expires_at IS NOT NULL AND captcha_store.expires_at <= ? RETURNING 1"
 )
@@ -155,6 +180,7 @@ class SQLiteStore:
         self._local = threading.local()
         self._generation = 0  # bumped by close(); stale per-thread connections reopen
         self._inherited: List[sqlite3.Connection] = []
+        self._epoch: Optional[Epoch] = None  # as this process last read it
 
     def __repr__(self) -> str:
         return f"<SQLiteStore {self.path!r}>"
@@ -222,12 +248,16 @@ class SQLiteStore:
                 time.sleep(0.01)
 
     def _conn(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use and again after fork or close()."""
+        """This thread's connection, opened on first use, again after fork or close(), and
+        again when the path no longer names the file it has open."""
         local = self._local
         conn: Optional[sqlite3.Connection] = getattr(local, "conn", None)
+        replaced = False
         if conn is not None:
             if local.pid == os.getpid() and local.generation == self._generation:
-                return conn
+                if self._identity() == local.identity:
+                    return conn
+                replaced = True
             if local.pid == os.getpid():
                 conn.close()
             else:
@@ -237,7 +267,32 @@ class SQLiteStore:
             local.conn = None
         conn = self._connect()
         local.conn, local.pid, local.generation = conn, os.getpid(), self._generation
+        local.identity = self._identity()
+        if replaced:
+            self._reopened(conn)
         return conn
+
+    def _identity(self) -> Optional[Tuple[int, int]]:
+        """Device and inode of the file the path names now (None: no file there)."""
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return info.st_dev, info.st_ino
+
+    def _reopened(self, conn: sqlite3.Connection) -> None:
+        """The file this thread had open was deleted or replaced, and ``conn`` is open on what
+        the path names now. If that file carries the epoch we knew (a restored copy), it gets a
+        new one: tokens spent since the copy was made must not pass again."""
+        log.warning(
+            "CAPTCHA SQLite file %r was deleted or replaced while open; reopened it. Tokens "
+            "and challenges issued before are refused (a new store epoch)",
+            self.path,
+        )
+        known, self._epoch = self._epoch, None
+        if known is not None:
+            fresh = new_epoch()
+            conn.execute(_ROTATE_EPOCH, (fresh.id, fresh.began, known.id))
 
     def _drop_conn(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -359,16 +414,48 @@ class SQLiteStore:
         value, expires_at = rows[0]
         return value if expires_at is None or expires_at > now else None
 
-    def claim(self, key: str, ttl: Optional[float], value: str = "1") -> bool:
-        """Set ``key`` only if absent or expired, in one statement (or one write transaction)."""
+    def epoch(self, fresh: bool = False) -> Epoch:
+        """The file's epoch (read once per process unless ``fresh``), begun if it has none."""
+        if self._epoch is not None and not fresh:
+            return self._epoch
+        with self._db() as conn:
+            row = conn.execute(_EPOCH).fetchone()
+            if row is None:
+                conn.execute(_BEGIN_EPOCH, new_epoch())  # the first of racing workers wins
+                row = conn.execute(_EPOCH).fetchone()
+        if row is None:
+            raise StoreUnavailable(f"SQLite store {self.path!r} did not keep its epoch")
+        self._epoch = Epoch(row[0], row[1])
+        return self._epoch
+
+    def _check_epoch(self, epoch: str) -> None:
+        """Raise EpochChanged unless the file is in ``epoch`` now."""
+        current = self.epoch(fresh=True)
+        if current.id != epoch:
+            raise EpochChanged(epoch, current)
+
+    def claim(
+        self, key: str, ttl: Optional[float], value: str = "1", epoch: Optional[str] = None
+    ) -> bool:
+        """Set ``key`` only if absent or expired, in one statement (or one write transaction);
+        with ``epoch``, only while the file is in that epoch."""
         now = time.time()
         if _HAS_RETURNING:
             with self._db() as conn:
-                won = conn.execute(_CLAIM, (key, value, self._expiry(now, ttl), now)).fetchone()
+                if epoch is None:
+                    params: Tuple[object, ...] = (key, value, self._expiry(now, ttl), now)
+                    won = conn.execute(_CLAIM, params).fetchone()
+                else:
+                    params = (key, value, self._expiry(now, ttl), epoch, now)
+                    won = conn.execute(_CLAIM_IN_EPOCH, params).fetchone()
             if won:
                 self._after_write(now)
+            elif epoch is not None:
+                self._check_epoch(epoch)  # lost to another claim, or the epoch is over
             return won is not None
         with self._immediate() as conn:
+            if epoch is not None:
+                self._check_epoch(epoch)
             live = conn.execute(_GET, (key, now)).fetchone()
             if live is None:
                 conn.execute(_PUT, (key, value, self._expiry(now, ttl)))
@@ -396,10 +483,15 @@ class SQLiteStore:
         return count, max(0.0, expires_at - now)
 
     def take_counted(
-        self, key: str, counters: Sequence[Counter], live_counters: Sequence[Counter] = ()
+        self,
+        key: str,
+        counters: Sequence[Counter],
+        live_counters: Sequence[Counter] = (),
+        epoch: Optional[str] = None,
     ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
-        """Count, then take unless a limit is exceeded (see the Store protocol)."""
-        return take_counted_in_parts(self, key, counters, live_counters)
+        """Count, then take unless a limit is exceeded (see the Store protocol): one
+        transaction, which reads the epoch first when ``epoch`` is given."""
+        return take_counted_in_parts(self, key, counters, live_counters, epoch)
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
