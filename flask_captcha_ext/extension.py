@@ -258,10 +258,13 @@ def _check_one_process(settings: Settings, app: Flask) -> None:
 
 def _check_durability(store: Store, settings: Settings, app: Flask) -> None:
     """A Redis that may drop keys would let spent tokens pass again: refuse an evicting
-    ``maxmemory-policy`` (unless CAPTCHA_REDIS_ALLOW_EVICTION), warn when nothing persists."""
+    ``maxmemory-policy`` (unless CAPTCHA_REDIS_ALLOW_EVICTION, which also stops the store from
+    beginning a new epoch on every eviction), warn when nothing persists."""
     read = getattr(store, "durability", None)
     if read is None:
         return
+    if settings.redis_allow_eviction:
+        store.watch_evictions = False  # type: ignore[attr-defined]
     try:
         found = read()
     except StoreUnavailable:

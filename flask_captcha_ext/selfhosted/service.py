@@ -381,7 +381,7 @@ class CaptchaService:
         if not secrets.compare_digest(record["s"], key.id):
             raise ApiError(400, "invalid, expired or already used captcha")
         if record.get("e") != epoch:
-            log.warning(
+            log.info(
                 "self-hosted challenge refused: issued under store epoch %s, taken in %s (the "
                 "store lost or replaced its data in between)",
                 record.get("e"),

@@ -194,7 +194,7 @@ class TokenService:
         except StoreUnavailable:
             return VerificationResult.failure(PROVIDER, [STORE_DOWN], claims)
         except EpochChanged as changed:
-            log.warning(
+            log.info(
                 "self-hosted token refused: issued under store epoch %s, but the store is now "
                 "in %s (begun %s): it lost or replaced its data, and the token may have been "
                 "spent before",

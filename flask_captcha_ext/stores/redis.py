@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from contextlib import nullcontext
 from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
     ContextManager,
+    Dict,
     Iterator,
     List,
     NamedTuple,
@@ -51,6 +53,8 @@ class Durability(NamedTuple):
 
 
 DEFAULT_PREFIX = "captcha:"
+#: Seconds between two warnings that this process began a new epoch for the same reason.
+NEW_EPOCH_WARNING_INTERVAL = 60.0
 
 # INCRBY, then start the window when the key has no expiry yet (it is new); returns count, PTTL.
 # An increment of 0 only reads: it never creates the counter.
@@ -67,60 +71,92 @@ end
 return {count, ttl}
 """
 
+# How many keys the server has evicted (INFO stats; 0 where INFO is not allowed). Scripts that
+# begin or check an epoch record it with the epoch: a count that moved means keys were evicted
+# since (maybe spent tokens' claims), so a new epoch begins.
+_EVICTED = """
+local function evicted_keys()
+  local info = redis.pcall('INFO', 'stats')
+  if type(info) ~= 'string' then
+    return '0'
+  end
+  return string.match(info, 'evicted_keys:(%d+)') or '0'
+end
+"""
+
 # Begins an epoch (KEYS[1]; ARGV id, began, run id) unless there is one; returns {id, began}.
-_BEGIN_EPOCH = """
+_BEGIN_EPOCH = _EVICTED + """
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'began', ARGV[2], 'run', ARGV[3])
+  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'began', ARGV[2], 'run', ARGV[3],
+             'evicted', evicted_keys())
 end
 return redis.call('HMGET', KEYS[1], 'id', 'began')
 """
 
 # On every new connection: the epoch (KEYS[1]) stays while the server that wrote it (ARGV[1], its
-# run id) is the one answering; else a new one begins (ARGV[2], ARGV[3]). Returns {id, began,
-# 1 if an epoch ended here else 0}.
-_CONNECT_EPOCH = """
-local known = redis.call('HMGET', KEYS[1], 'id', 'began', 'run')
-if known[1] and known[3] == ARGV[1] then
-  return {known[1], known[2], 0}
+# run id) is the one answering and (ARGV[4] '1': evictions are watched) has evicted nothing since;
+# else a new one begins (ARGV[2], ARGV[3]). Returns {id, began, why a new one began or ''}.
+_CONNECT_EPOCH = _EVICTED + """
+local known = redis.call('HMGET', KEYS[1], 'id', 'began', 'run', 'evicted')
+local evicted = evicted_keys()
+local why = ''
+if not known[1] then
+  why = 'none'
+elseif known[3] ~= ARGV[1] then
+  why = 'restarted'
+elseif ARGV[4] == '1' and known[4] ~= evicted then
+  why = 'evicted'
+else
+  return {known[1], known[2], ''}
 end
-redis.call('HSET', KEYS[1], 'id', ARGV[2], 'began', ARGV[3], 'run', ARGV[1])
-return {ARGV[2], ARGV[3], known[1] and 1 or 0}
+redis.call('HSET', KEYS[1], 'id', ARGV[2], 'began', ARGV[3], 'run', ARGV[1], 'evicted', evicted)
+return {ARGV[2], ARGV[3], why}
 """
 
 # The preamble of scripts that act only within an epoch: KEYS[1] the epoch, ARGV[1] the one
-# expected ('' for none), ARGV[2..4] the epoch to begin if the key is gone (id, began, run id).
-# Refuses with an "EPOCH <id> <began>" error reply, having changed nothing else.
-_IN_EPOCH = """
+# expected ('' for none), ARGV[2..4] the epoch to begin if the key is gone or (ARGV[5] '1') the
+# server evicted keys since it began (id, began, run id). Refuses with an
+# "EPOCH <id> <began> [<why a new one began>]" error reply, having changed nothing else.
+_IN_EPOCH = _EVICTED + """
 if ARGV[1] ~= '' then
-  local current = redis.call('HMGET', KEYS[1], 'id', 'began')
+  local current = redis.call('HMGET', KEYS[1], 'id', 'began', 'evicted')
+  local evicted = ARGV[5] == '1' and evicted_keys() or current[3]
+  local why = ''
   if not current[1] then
-    redis.call('HSET', KEYS[1], 'id', ARGV[2], 'began', ARGV[3], 'run', ARGV[4])
+    why = ' gone'
+  elseif current[3] ~= evicted then
+    why = ' evicted'
+  end
+  if why ~= '' then
+    redis.call('HSET', KEYS[1], 'id', ARGV[2], 'began', ARGV[3], 'run', ARGV[4],
+               'evicted', evicted or evicted_keys())
     current = {ARGV[2], ARGV[3]}
   end
   if current[1] ~= ARGV[1] then
-    return redis.error_reply('EPOCH ' .. current[1] .. ' ' .. current[2])
+    return redis.error_reply('EPOCH ' .. current[1] .. ' ' .. current[2] .. why)
   end
 end
 """
-# claim within an epoch: _IN_EPOCH, then SET KEYS[2] ARGV[5] NX with PX ARGV[6] ('' for none).
+
+# claim within an epoch: _IN_EPOCH, then SET KEYS[2] ARGV[6] NX with PX ARGV[7] ('' for none).
 _CLAIM_SCRIPT = _IN_EPOCH + """
-if ARGV[6] == '' then
-  return redis.call('SET', KEYS[2], ARGV[5], 'NX') and 1 or 0
+if ARGV[7] == '' then
+  return redis.call('SET', KEYS[2], ARGV[6], 'NX') and 1 or 0
 end
-return redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ARGV[6]) and 1 or 0
+return redis.call('SET', KEYS[2], ARGV[6], 'NX', 'PX', ARGV[7]) and 1 or 0
 """
 
-# take_counted: _IN_EPOCH, then KEYS[2] the key to take, KEYS[3..] counters; ARGV[5] how many
+# take_counted: _IN_EPOCH, then KEYS[2] the key to take, KEYS[3..] counters; ARGV[6] how many
 # counters count always (the rest only when KEYS[2] exists), then window ms and limit per
 # counter. Counts as _INCR_SCRIPT does, then GETDELs KEYS[2] unless a count is over its limit.
 # Returns {value or false, count1, pttl1, count2, pttl2, ...}: one round trip for validate.
 _TAKE_COUNTED_SCRIPT = _IN_EPOCH + """
 local reply = {false}
 local over = false
-local always = tonumber(ARGV[5])
+local always = tonumber(ARGV[6])
 local live = redis.call('EXISTS', KEYS[2]) == 1
 for i = 3, #KEYS do
-  local window = tonumber(ARGV[2 * i])
+  local window = tonumber(ARGV[2 * i + 1])
   local count, ttl = 0, 0
   if i - 2 <= always or live then
     count = redis.call('INCR', KEYS[i])
@@ -130,7 +166,7 @@ for i = 3, #KEYS do
       ttl = window
     end
   end
-  if count > tonumber(ARGV[2 * i + 1]) then
+  if count > tonumber(ARGV[2 * i + 2]) then
     over = true
   end
   reply[#reply + 1] = count
@@ -189,15 +225,33 @@ def _info_field(info: Any, name: str) -> str:
     return ""
 
 
-def _epoch_refusal(message: str) -> Optional[Epoch]:
-    """The store's epoch from an ``_IN_EPOCH`` script's "EPOCH <id> <began>" refusal, else None."""
+class _Refused(NamedTuple):
+    """An ``_IN_EPOCH`` script's refusal: the store's epoch, and why the script began it."""
+
+    epoch: Epoch
+    why: str
+
+
+def _epoch_refusal(message: str) -> Optional[_Refused]:
+    """The store's epoch, and why this script began it ("" when it did not), from an
+    ``_IN_EPOCH`` script's "EPOCH <id> <began> [<why>]" refusal; None for any other error."""
     parts = message.split()
-    if len(parts) != 3 or parts[0] != "EPOCH":
+    if len(parts) not in (3, 4) or parts[0] != "EPOCH":
         return None
     try:
-        return Epoch(parts[1], float(parts[2]))
+        return _Refused(Epoch(parts[1], float(parts[2])), parts[3] if len(parts) == 4 else "")
     except ValueError:
         return None
+
+
+#: Why a new epoch began, for the log line (the scripts' words).
+_WHY_NEW_EPOCH = {
+    "restarted": "answers from a new server process (restarted or failed over: it may have "
+    "lost recent writes)",
+    "evicted": "evicted keys (its maxmemory-policy is not noeviction: spent tokens' claims may "
+    "be among them)",
+    "gone": "lost the epoch record (the database was flushed or its keys deleted)",
+}
 
 
 def _glob_escape(text: str) -> str:
@@ -251,11 +305,16 @@ class RedisStore:
         self._epoch_key = self.prefix + EPOCH_KEY
         self._epoch: Optional[Epoch] = None  # as this process last saw it
         self._run_id = ""  # of the server our connections last reached ("" when INFO is off)
+        #: Begin a new epoch whenever the server has evicted keys (CAPTCHA_REDIS_ALLOW_EVICTION
+        #: turns it off, giving up single use after an eviction for a database shared with a
+        #: cache, where evictions never stop).
+        self.watch_evictions = True
+        self._warned: Dict[str, float] = {}  # why -> monotonic time of the last warning
 
     def _on_connect(self, connection: Any) -> None:
         """redis-py's handshake, then the epoch check: a server process other than the one
-        that wrote the epoch (a restart, a failover) begins a new one before this connection
-        runs anything else."""
+        that wrote the epoch (a restart, a failover), or evictions since, begin a new one
+        before this connection runs anything else."""
         connection.on_connect()
         try:
             connection.send_command("INFO", "server")
@@ -264,18 +323,31 @@ class RedisStore:
             info = ""
         run_id = _info_field(info, "run_id")
         fresh = new_epoch()
+        watch = "1" if self.watch_evictions else "0"
         connection.send_command(
-            "EVAL", _CONNECT_EPOCH, 1, self._epoch_key, run_id, fresh.id, repr(fresh.began)
+            "EVAL", _CONNECT_EPOCH, 1, self._epoch_key, run_id, fresh.id, repr(fresh.began), watch
         )
-        ident, began, ended = connection.read_response()
+        ident, began, why = connection.read_response()
         self._run_id = run_id
         self._epoch = Epoch(ident, float(began))
-        if int(ended):
+        self._log_new_epoch(why)
+
+    def _log_new_epoch(self, why: str) -> None:
+        """Say why this process began a new epoch (nothing for the very first one), at most
+        once a minute per reason as a warning: a Redis that keeps evicting must not flood the
+        log."""
+        if why not in _WHY_NEW_EPOCH:
+            return
+        tick = time.monotonic()
+        if tick - self._warned.get(why, -math.inf) < NEW_EPOCH_WARNING_INTERVAL:
+            log.debug("Redis store %s %s; began a new store epoch", self.safe_url, why)
+        else:
+            self._warned[why] = tick
             log.warning(
-                "Redis store %s answers from a new server process (restarted or failed over: "
-                "it may have lost recent writes); began a new CAPTCHA store epoch, so tokens and "
-                "challenges issued before are refused",
+                "Redis store %s %s; began a new CAPTCHA store epoch, so tokens and challenges "
+                "issued before are refused",
                 self.safe_url,
+                _WHY_NEW_EPOCH[why],
             )
 
     @property
@@ -329,7 +401,8 @@ class RedisStore:
     def _epoch_args(self, epoch: Optional[str]) -> List[str]:
         """The ARGV that scripts starting with ``_IN_EPOCH`` take first."""
         begin = new_epoch()
-        return [epoch or "", begin.id, repr(begin.began), self._run_id]
+        watch = "1" if self.watch_evictions else "0"
+        return [epoch or "", begin.id, repr(begin.began), self._run_id, watch]
 
     def _in_epoch(self, script: Any, keys: List[str], args: List[Any], epoch: Optional[str]) -> Any:
         """Run an ``_IN_EPOCH`` script; its EPOCH refusal becomes EpochChanged."""
@@ -338,15 +411,16 @@ class RedisStore:
             try:
                 return script(keys=[self._epoch_key, *keys], args=self._epoch_args(epoch) + args)
             except self._refused as exc:
-                current = _epoch_refusal(str(exc))
-                if current is None:
+                refusal = _epoch_refusal(str(exc))
+                if refusal is None:
                     raise
-                return current
+                return refusal
 
         reply = self._run(call)
-        if isinstance(reply, Epoch):
-            self._epoch = reply
-            raise EpochChanged(epoch or "", reply)
+        if isinstance(reply, _Refused):
+            self._epoch = reply.epoch
+            self._log_new_epoch(reply.why)
+            raise EpochChanged(epoch or "", self._epoch)
         return reply
 
     def claim(

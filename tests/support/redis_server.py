@@ -111,6 +111,14 @@ class RedisServer:
                 self.process.wait()
         self.process = None
 
+    def crash(self) -> None:
+        """Kill the server with SIGKILL, as a crash or an OOM kill does: no final save."""
+        if self.process is None:
+            return
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+
     def restart(self) -> None:
         """Stop, then start again on the same port."""
         self.stop()

@@ -1,0 +1,285 @@
+"""Single use that survives the store: after a store loses or replaces its data, what was spent
+before must not pass again (issue: no replay after data loss, eviction or clock skew).
+
+Each test spends tokens (siteverify) and challenges (validate) on a real store, then breaks the
+store as production stores break: Redis killed with SIGKILL and restarted from its snapshot or
+empty, flushed, evicting under ``maxmemory``; an SQLite file truncated, deleted, or replaced by
+an older copy while the app holds it. Then every token and challenge is tried again: none may
+pass (the store epoch refuses them), and a new visitor passes without restarting the app.
+Clock skew is covered in tests/test_tokens.py (verifier and issuer clocks) and
+tests/test_stores.py (a wall clock stepped forward under the SQLite purge).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Iterator, List, Tuple
+
+import pytest
+import redis as redis_py
+from flask import Flask
+
+from flask_captcha_ext.selfhosted.sitekeys import derived_key_pair
+from tests.helpers import generate, solve, validate_body
+from tests.support import RedisServer
+from tests.support.apps import SECRET, build_app, rate_limits
+
+OWN_SECRET = derived_key_pair(SECRET.encode())[1]
+#: Tokens and challenges spent before each fault.
+SPENT = 12
+#: Redis's own default snapshot schedule ("default persistence").
+DEFAULT_SAVE = "3600 1 300 100 60 10000"
+
+
+def _app(store_url: str, instance: Path, **config: object) -> Flask:
+    return build_app(
+        "store_loss",
+        instance_path=instance,
+        TESTING=True,
+        SECRET_KEY=SECRET,
+        CAPTCHA_STORE_URL=store_url,
+        CAPTCHA_CHALLENGE_TYPES=("pow", "math"),
+        **rate_limits(None),
+        **config,
+    )
+
+
+def _siteverify(app: Flask, token: str) -> dict:
+    response = app.test_client().post(
+        "/captcha/siteverify", data={"secret": OWN_SECRET, "response": token}
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def _validate(app: Flask, body: dict) -> Tuple[int, dict]:
+    response = app.test_client().post("/captcha/validate", json=body)
+    return response.status_code, response.get_json()
+
+
+def _challenges(app: Flask, count: int) -> List[dict]:
+    """``count`` answered validate bodies of fresh math challenges (not yet sent)."""
+    bodies = []
+    for _ in range(count):
+        data, answer = generate(app, "math")
+        bodies.append(validate_body(app, data, answer))
+    return bodies
+
+
+def _spend(app: Flask, tokens: List[str], bodies: List[dict]) -> None:
+    """Spend every token and challenge once: each passes."""
+    assert all(_siteverify(app, token)["success"] for token in tokens)
+    for body in bodies:
+        status, reply = _validate(app, body)
+        assert status == 200 and reply["valid"] is True, reply
+
+
+def _double_passes(app: Flask, tokens: List[str], bodies: List[dict]) -> int:
+    """How many already spent tokens and challenges pass a second time (must be 0)."""
+    passes = 0
+    for token in tokens:
+        response = app.test_client().post(
+            "/captcha/siteverify", data={"secret": OWN_SECRET, "response": token}
+        )
+        assert response.status_code in (200, 503), response.get_data(as_text=True)
+        passes += response.status_code == 200 and response.get_json()["success"] is True
+    for body in bodies:
+        status, reply = _validate(app, body)
+        assert status in (400, 503), reply  # refused or unavailable, never a 500
+        passes += status == 200 and reply.get("valid") is True
+    return passes
+
+
+def _recovers(app: Flask) -> None:
+    """A new visitor passes on the same app object: no restart needed."""
+    token = solve(app, "math")
+    assert _siteverify(app, token)["success"] is True
+    assert _siteverify(app, token)["error-codes"] == ["timeout-or-duplicate"]
+
+
+# -- Redis --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_servers() -> Iterator[List[RedisServer]]:
+    started: List[RedisServer] = []
+    yield started
+    for server in started:
+        server.cleanup()
+
+
+def _redis(started: List[RedisServer], **options: str) -> RedisServer:
+    server = RedisServer(**options)
+    server.start()
+    started.append(server)
+    return server
+
+
+def _raw(server: RedisServer) -> redis_py.Redis:
+    return redis_py.Redis.from_url(server.url, decode_responses=True)
+
+
+def test_redis_killed_and_restarted_from_its_last_snapshot(redis_servers, tmp_path, caplog):
+    """Default persistence (RDB snapshots): the snapshot holds the epoch and the challenges but
+    not the claims written after it. SIGKILL, restart: the server reloads the snapshot, with a
+    new run id, and the first connection begins a new epoch."""
+    server = _redis(redis_servers, save=DEFAULT_SAVE, appendonly="no")
+    app = _app(server.url, tmp_path)
+    tokens = [solve(app, "math") for _ in range(SPENT)]
+    bodies = _challenges(app, SPENT)
+    raw = _raw(server)
+    raw.save()  # what the snapshot schedule does every minute or hour
+    raw.close()
+    _spend(app, tokens, bodies)
+    server.crash()
+    server.start()
+    assert _raw(server).exists("captcha:challenge:" + bodies[0]["captcha_id"])  # from the snapshot
+    with caplog.at_level(logging.WARNING):
+        assert _double_passes(app, tokens, bodies) == 0
+    assert any("new server process" in r.getMessage() for r in caplog.records)
+    _recovers(app)
+
+
+def test_redis_killed_and_restarted_empty(redis_servers, tmp_path):
+    server = _redis(redis_servers)  # no persistence: it comes back empty
+    app = _app(server.url, tmp_path)
+    tokens = [solve(app, "math") for _ in range(SPENT)]
+    _spend(app, tokens, [])
+    server.crash()
+    server.start()
+    assert _double_passes(app, tokens, []) == 0
+    _recovers(app)
+
+
+def test_redis_flushed_under_a_running_app(redis_servers, tmp_path, caplog):
+    server = _redis(redis_servers, appendonly="yes")
+    app = _app(server.url, tmp_path)
+    tokens = [solve(app, "math") for _ in range(SPENT)]
+    _spend(app, tokens, [])
+    _raw(server).flushall()
+    with caplog.at_level(logging.WARNING):
+        assert _double_passes(app, tokens, []) == 0
+    assert any("lost the epoch record" in r.getMessage() for r in caplog.records)
+    _recovers(app)
+
+
+def _evict(server: RedisServer) -> int:
+    """Fill the server past its maxmemory with other keys until it has evicted some."""
+    raw = _raw(server)
+    start = int(raw.info("stats")["evicted_keys"])
+    for batch in range(200):
+        pipe = raw.pipeline(transaction=False)
+        for i in range(100):
+            pipe.set(f"cache:{batch}:{i}", "x" * 2000, ex=3600)
+        pipe.execute()
+        if int(raw.info("stats")["evicted_keys"]) > start:
+            break
+    evicted = int(raw.info("stats")["evicted_keys"]) - start
+    raw.close()
+    return evicted
+
+
+@pytest.mark.parametrize("policy", ["allkeys-lru", "volatile-lru"])
+def test_redis_switched_to_an_evicting_policy_at_runtime(redis_servers, tmp_path, policy, caplog):
+    """init_app refuses an evicting policy (tests/test_redis_durability.py); one set later with
+    CONFIG SET is caught by the scripts themselves: keys evicted since the epoch began end it."""
+    server = _redis(redis_servers, appendonly="yes")
+    app = _app(server.url, tmp_path)
+    tokens = [solve(app, "math") for _ in range(SPENT)]
+    _spend(app, tokens, [])
+    raw = _raw(server)
+    raw.config_set("maxmemory", "4mb")
+    raw.config_set("maxmemory-policy", policy)
+    assert _evict(server) > 0
+    with caplog.at_level(logging.WARNING):
+        assert _double_passes(app, tokens, []) == 0
+    assert any("evicted keys" in r.getMessage() for r in caplog.records)
+    raw.config_set("maxmemory-policy", "noeviction")
+    raw.delete(*raw.keys("cache:*"))
+    raw.close()
+    _recovers(app)
+
+
+def test_eviction_allowed_keeps_people_passing(redis_servers, tmp_path):
+    """CAPTCHA_REDIS_ALLOW_EVICTION (a database shared with a cache, where evictions never stop)
+    gives up the epoch's eviction watch, as documented: people keep passing, once each."""
+    server = _redis(redis_servers, maxmemory="4mb", maxmemory_policy="allkeys-lru")
+    app = _app(server.url, tmp_path, CAPTCHA_REDIS_ALLOW_EVICTION=True)
+    solve(app, "math")
+    assert _evict(server) > 0
+    _recovers(app)
+
+
+# -- SQLite -------------------------------------------------------------------------------------
+
+
+def _sqlite(tmp_path: Path) -> Tuple[Path, str]:
+    folder = tmp_path / "store"
+    folder.mkdir(mode=0o700)
+    path = folder / "captcha.sqlite3"
+    return path, "sqlite:///" + str(path)
+
+
+def _remove_with_side_files(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def test_sqlite_truncated_to_zero_under_a_running_app(tmp_path):
+    """The connection finds its tables gone (one 503), reopens, and the new file is a new
+    epoch."""
+    path, url = _sqlite(tmp_path)
+    app = _app(url, tmp_path / "instance")
+    tokens = [solve(app, "math") for _ in range(SPENT)]
+    bodies = _challenges(app, SPENT)
+    _spend(app, tokens, [])
+    with closing(sqlite3.connect(path)) as conn:  # all in the main file, then it is lost
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    os.truncate(path, 0)
+    assert _double_passes(app, tokens, bodies) == 0
+    _recovers(app)
+
+
+def test_sqlite_deleted_under_running_workers(tmp_path, caplog):
+    """Two app objects on one file stand for two workers: after the file is deleted, both move
+    to the new file (no split), and nothing spent before passes on either."""
+    path, url = _sqlite(tmp_path)
+    first = _app(url, tmp_path / "one")
+    second = _app(url, tmp_path / "two")
+    tokens = [solve(first, "math") for _ in range(SPENT)]
+    bodies = _challenges(second, SPENT)
+    _spend(second, tokens, bodies)
+    _remove_with_side_files(path)
+    with caplog.at_level(logging.WARNING):
+        assert _double_passes(first, tokens, bodies) == 0
+        assert _double_passes(second, tokens, bodies) == 0
+    assert any("deleted or replaced" in r.getMessage() for r in caplog.records)
+    token = solve(first, "math")  # issued by one worker, spent by the other: one store again
+    assert _siteverify(second, token)["success"] is True
+    assert _siteverify(first, token)["success"] is False
+    _recovers(first)
+
+
+def test_sqlite_replaced_by_an_older_copy(tmp_path, caplog):
+    """A backup restored over the live file carries the epoch we had but none of the claims
+    written since: the running app notices the new inode and begins a new epoch."""
+    path, url = _sqlite(tmp_path)
+    app = _app(url, tmp_path / "instance")
+    tokens = [solve(app, "math") for _ in range(SPENT)]
+    bodies = _challenges(app, SPENT)
+    backup = tmp_path / "backup.sqlite3"
+    with closing(sqlite3.connect(path)) as live, closing(sqlite3.connect(backup)) as copy:
+        live.backup(copy)
+    _spend(app, tokens, bodies)
+    _remove_with_side_files(path)
+    shutil.copy(backup, path)
+    os.chmod(path, 0o600)
+    with caplog.at_level(logging.WARNING):
+        assert _double_passes(app, tokens, bodies) == 0
+    assert any("deleted or replaced" in r.getMessage() for r in caplog.records)
+    _recovers(app)
