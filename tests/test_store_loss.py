@@ -215,6 +215,22 @@ def test_eviction_allowed_keeps_people_passing(redis_servers, tmp_path):
     _recovers(app)
 
 
+def test_a_redis_without_info_still_catches_a_flush_and_says_what_it_cannot(
+    redis_servers, tmp_path, caplog
+):
+    """Managed services may disable INFO: restarts and evictions then go unnoticed (said at the
+    first connection), but a flush still ends the epoch."""
+    server = _redis(redis_servers, appendonly="yes", rename_command=("INFO", ""))
+    with caplog.at_level(logging.WARNING):
+        app = _app(server.url, tmp_path)
+        tokens = [solve(app, "math") for _ in range(3)]
+    assert any("does not allow INFO" in r.getMessage() for r in caplog.records)
+    _spend(app, tokens, [])
+    _raw(server).flushall()
+    assert _double_passes(app, tokens, []) == 0
+    _recovers(app)
+
+
 # -- SQLite -------------------------------------------------------------------------------------
 
 

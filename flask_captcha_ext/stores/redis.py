@@ -322,6 +322,13 @@ class RedisStore:
         except self._refused:  # INFO renamed or not allowed (some managed services)
             info = ""
         run_id = _info_field(info, "run_id")
+        if not run_id and "no-info" not in self._warned:
+            self._warned["no-info"] = time.monotonic()
+            log.warning(
+                "Redis store %s does not allow INFO: a restart, failover or eviction that "
+                "loses spent tokens' claims cannot be noticed (a flush still is)",
+                self.safe_url,
+            )
         fresh = new_epoch()
         watch = "1" if self.watch_evictions else "0"
         connection.send_command(

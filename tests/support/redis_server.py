@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 from .net import free_port
 
@@ -43,7 +43,7 @@ def flushall(port: int) -> None:
 class RedisServer:
     """One ``redis-server`` process bound to 127.0.0.1 on a fixed free port."""
 
-    def __init__(self, port: Optional[int] = None, **options: str) -> None:
+    def __init__(self, port: Optional[int] = None, **options: Union[str, Tuple[str, ...]]) -> None:
         binary = redis_server_binary()
         if binary is None:
             raise RuntimeError(
@@ -79,8 +79,8 @@ class RedisServer:
             **{name.replace("_", "-"): value for name, value in self.options.items()},
         }
         argv = [self.binary]
-        for name, value in options.items():
-            argv += [f"--{name}", value]
+        for name, value in options.items():  # a tuple: several arguments (rename-command)
+            argv += [f"--{name}", *(value if isinstance(value, tuple) else (value,))]
         self.process = subprocess.Popen(
             argv,
             stdout=log,
