@@ -27,7 +27,7 @@ from .pow import ProofOfWork, challenge_id_of
 from .pressure import Pressure
 from .ratelimit import RateLimiter
 from .sitekeys import SiteKey, SiteKeyRegistry
-from .tokens import MISSING, PROVIDER, RATE_LIMITED, STORE_DOWN, TokenService
+from .tokens import MISSING, PROVIDER, RATE_LIMITED, TokenService, store_error
 
 CHALLENGE_PREFIX = "challenge:"
 MAX_ID_LENGTH = 64
@@ -304,13 +304,16 @@ class CaptchaService:
         solved = self._spend_within_limits(key, captcha_id, user_input, proof, client_ip)
         if solved is None:
             return {"valid": False}
-        token = self.tokens.issue(
-            key.id,
-            solved.kind,
-            hostname=origin_hostname(origin),
-            action=action or solved.action,
-            work=solved.work,
-        )
+        try:
+            token = self.tokens.issue(
+                key.id,
+                solved.kind,
+                hostname=origin_hostname(origin),
+                action=action or solved.action,
+                work=solved.work,
+            )
+        except StoreUnavailable as exc:  # the challenge is spent: a retry of it cannot pass
+            raise StoreUnavailable(str(exc), maybe_done=True) from exc
         return {"valid": True, "token": token}
 
     def _spend_within_limits(
@@ -386,8 +389,8 @@ class CaptchaService:
         except ApiError as exc:
             code = RATE_LIMITED if exc.status == 429 else "challenge-invalid-or-used"
             return VerificationResult.failure(PROVIDER, [code])
-        except StoreUnavailable:
-            return VerificationResult.failure(PROVIDER, [STORE_DOWN])
+        except StoreUnavailable as exc:
+            return VerificationResult.failure(PROVIDER, [store_error(exc)])
         if solved is None:
             return VerificationResult.failure(PROVIDER, ["wrong-answer"])
         now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

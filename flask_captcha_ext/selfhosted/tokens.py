@@ -41,6 +41,8 @@ EXPIRED = "token-expired"
 WRONG_SITE = "token-site-mismatch"
 DUPLICATE = "token-duplicate"
 STORE_DOWN = "store-unavailable"
+#: The store took the claim but never answered: the token (or challenge) may be spent.
+STORE_TIMEOUT = "store-timeout"
 RATE_LIMITED = "rate-limited"
 #: Seconds of clock difference between hosts that verification tolerates (on ``iat`` and ``exp``).
 CLOCK_LEEWAY = 5
@@ -180,8 +182,8 @@ class TokenService:
         keep = lifetime + CLOCK_LEEWAY + CLAIM_MARGIN  # the whole lifetime, whatever our clock
         try:
             first = self._store.claim("jti:" + claims["jti"], keep)
-        except StoreUnavailable:
-            return VerificationResult.failure(PROVIDER, [STORE_DOWN], claims)
+        except StoreUnavailable as exc:
+            return VerificationResult.failure(PROVIDER, [store_error(exc)], claims)
         if not first:
             return VerificationResult.failure(PROVIDER, [DUPLICATE], claims)
         issued = datetime.fromtimestamp(int(claims["iat"]), tz=timezone.utc)
@@ -195,6 +197,12 @@ class TokenService:
             challenge_type=claims["typ"],
             work=float(work),
         )
+
+
+def store_error(exc: StoreUnavailable) -> str:
+    """The error code of a store failure while spending: :data:`STORE_TIMEOUT` when the
+    operation may have been applied (ask for a new challenge), else :data:`STORE_DOWN`."""
+    return STORE_TIMEOUT if exc.maybe_done else STORE_DOWN
 
 
 def _lifetime(claims: Dict[str, Any]) -> Optional[float]:

@@ -27,7 +27,16 @@ Counter = Tuple[str, float, int]
 
 
 class StoreUnavailable(Exception):
-    """The backend cannot be reached or failed; callers answer 503 and accept nothing."""
+    """The backend cannot be reached or failed; callers answer 503 and accept nothing.
+
+    ``maybe_done``: the operation may have been applied although it reported no result (its
+    reply timed out after the command was sent). A spent challenge or token must then not be
+    offered again: the caller asks for a new one instead of inviting a retry.
+    """
+
+    def __init__(self, *args: object, maybe_done: bool = False) -> None:
+        super().__init__(*args)
+        self.maybe_done = maybe_done
 
 
 @runtime_checkable

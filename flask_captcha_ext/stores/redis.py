@@ -4,7 +4,9 @@ Needs redis-py (``pip install flask-captcha-ext[redis]``) and Redis >= 6.2 (for 
 Each of put, get, take, claim, incr and take_counted is one command or one Lua script: atomic for
 all clients.
 Redis expires keys itself. Socket timeouts are short so an outage answers in about a second
-with :class:`StoreUnavailable`; the pooled connections reconnect once the server is back.
+with :class:`StoreUnavailable`; the pooled connections reconnect once the server is back. A
+command that spends (take, claim, take_counted) is never sent twice, and its unanswered reply is
+``StoreUnavailable(maybe_done=True)``: it may have run.
 """
 
 from __future__ import annotations
@@ -171,6 +173,9 @@ class RedisStore:
         self._take_counted_script = self._client.register_script(_TAKE_COUNTED_SCRIPT)
         self._errors = redis.exceptions.RedisError
         self._reconnectable = redis.exceptions.ConnectionError
+        # No reply after sending: the server may have run the command, or may run it later.
+        self._unanswered = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+        self._refused = redis.exceptions.BusyLoadingError  # a LOADING reply: not run
 
     @property
     def connection_pool(self) -> Any:
@@ -190,6 +195,30 @@ class RedisStore:
         except self._errors as exc:
             raise StoreUnavailable(f"Redis store {self.safe_url} unavailable: {exc}") from exc
 
+    def _spend(self, op: Callable[[Any], T]) -> T:
+        """Run ``op``, a command that spends (take, claim, take_counted), on a client of one
+        connection, and never send it twice.
+
+        Taking the connection from the pool (connecting, or replacing a stale socket) comes
+        first, retried like any call: nothing was sent yet. Once the command is sent, a reply
+        that does not come (a timeout, a connection lost) raises StoreUnavailable with
+        ``maybe_done``: the server may have run it, or run it later (a paused Redis runs what
+        was sent once it resumes), and spent what the caller is refused.
+        """
+        client = self._run(self._client.client)
+        try:
+            return op(client)
+        except self._refused as exc:
+            raise StoreUnavailable(f"Redis store {self.safe_url} unavailable: {exc}") from exc
+        except self._unanswered as exc:
+            raise StoreUnavailable(
+                f"Redis store {self.safe_url} did not answer: {exc}", maybe_done=True
+            ) from exc
+        except self._errors as exc:
+            raise StoreUnavailable(f"Redis store {self.safe_url} unavailable: {exc}") from exc
+        finally:
+            client.close()
+
     # Store protocol.
 
     def put(self, key: str, value: str, ttl: Optional[float]) -> None:
@@ -203,12 +232,13 @@ class RedisStore:
 
     def take(self, key: str) -> Optional[str]:
         """``GETDEL``: one command, so one caller gets the value."""
-        return self._run(lambda: self._client.getdel(self.prefix + key))
+        return self._spend(lambda client: client.getdel(self.prefix + key))
 
     def claim(self, key: str, ttl: Optional[float], value: str = "1") -> bool:
         """``SET NX``: True for the one caller that created ``key``."""
         px = None if ttl is None else _ms(ttl)
-        return bool(self._run(lambda: self._client.set(self.prefix + key, value, nx=True, px=px)))
+        won = self._spend(lambda client: client.set(self.prefix + key, value, nx=True, px=px))
+        return bool(won)
 
     def incr(self, key: str, window: float, amount: int = 1) -> Tuple[int, float]:
         """Add ``amount`` to a counter whose window starts at its first increment."""
@@ -226,7 +256,9 @@ class RedisStore:
         args: List[int] = [len(counters)]
         for _, window, limit in every:
             args += [_ms(window), limit]
-        reply = self._run(lambda: self._take_counted_script(keys=keys, args=args))
+        reply = self._spend(
+            lambda client: self._take_counted_script(keys=keys, args=args, client=client)
+        )
         counts = [
             (int(count), max(0.0, int(ttl_ms) / 1000))
             for count, ttl_ms in zip(reply[1::2], reply[2::2])
