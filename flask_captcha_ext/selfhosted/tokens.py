@@ -41,7 +41,8 @@ EXPIRED = "token-expired"
 WRONG_SITE = "token-site-mismatch"
 DUPLICATE = "token-duplicate"
 STORE_DOWN = "store-unavailable"
-#: The store took the claim but never answered: the token (or challenge) may be spent.
+#: The store was sent the claim (or take) but never answered: the token (or challenge) may be
+#: spent, so the visitor needs a new challenge.
 STORE_TIMEOUT = "store-timeout"
 RATE_LIMITED = "rate-limited"
 #: Seconds of clock difference between hosts that verification tolerates (on ``iat`` and ``exp``).

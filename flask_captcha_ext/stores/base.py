@@ -29,9 +29,9 @@ Counter = Tuple[str, float, int]
 class StoreUnavailable(Exception):
     """The backend cannot be reached or failed; callers answer 503 and accept nothing.
 
-    ``maybe_done``: the operation may have been applied although it reported no result (its
-    reply timed out after the command was sent). A spent challenge or token must then not be
-    offered again: the caller asks for a new one instead of inviting a retry.
+    ``maybe_done``: the operation may have been applied although it reported no result (the
+    command was sent and its reply never came: a timeout, a connection lost). What it was
+    spending (a challenge, a token) must not be offered for a retry: ask for a new one.
     """
 
     def __init__(self, *args: object, maybe_done: bool = False) -> None:
