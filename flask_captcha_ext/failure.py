@@ -8,11 +8,12 @@ from flask import Response, jsonify, render_template, request
 
 from .result import ServerUnreachable, VerificationResult
 from .selfhosted.service import TOO_SOON, in_words
-from .selfhosted.tokens import RATE_LIMITED, STORE_DOWN
+from .selfhosted.tokens import RATE_LIMITED, STORE_DOWN, STORE_TIMEOUT
 
 MESSAGES: Dict[str, str] = {
     "missing-input-response": "Please complete the CAPTCHA.",
     "store-unavailable": "The CAPTCHA service is unavailable; please try again shortly.",
+    STORE_TIMEOUT: "The check timed out. Please complete the CAPTCHA again.",
     "server-unreachable": "The CAPTCHA service is unavailable; please try again shortly.",
     "token-expired": "The CAPTCHA expired; please solve it again.",
     "token-duplicate": "This CAPTCHA was already used; please solve it again.",
@@ -70,10 +71,10 @@ def wants_json() -> bool:
 
 
 def default_failure_response(result: VerificationResult) -> Response:
-    """400 (503 when our store or the provider is down, 429 when rate limited) as JSON for
-    scripts, HTML otherwise."""
+    """400 (503 when our store or the provider is down or timed out, 429 when rate limited) as
+    JSON for scripts, HTML otherwise."""
     codes = set(result.error_codes)
-    if codes & {STORE_DOWN, ServerUnreachable.code}:
+    if codes & {STORE_DOWN, STORE_TIMEOUT, ServerUnreachable.code}:
         status = 503
     elif RATE_LIMITED in codes:
         status = 429

@@ -1,7 +1,8 @@
 """The HTTP face of the self-hosted service: parse, call the service, answer JSON.
 
-Anything a client can send gets a 2xx or a 4xx ``{"detail": ...}``; a store outage is a 503. The
-blueprint is built per app so that its CORS origins and limits belong to that app alone.
+Anything a client can send gets a 2xx or a 4xx ``{"detail": ...}``; a store outage is a 503, with
+``Retry-After`` only when nothing was spent (see ``store_down``). The blueprint is built per app
+so that its CORS origins and limits belong to that app alone.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ from .siteverify import siteverify as check_siteverify
 STATIC_FOLDER = os.path.join(os.path.dirname(os.path.dirname(__file__)), "static")
 # The blueprint's own routes, relative to CAPTCHA_URL_PREFIX.
 ROUTES = ("/generate", "/validate", "/siteverify", "/openapi.json", "/altcha")
+#: A store that did not answer a spending call (``StoreUnavailable.maybe_done``): the challenge or
+#: token may be spent, so a retry would fail; the visitor needs a new challenge.
+TIMED_OUT = (
+    "The check timed out, so this challenge may be used up. "
+    "Please get a new challenge and try again."
+)
 
 
 def _service() -> CaptchaService:
@@ -233,7 +240,11 @@ def create_blueprint(cors_origins: Tuple[str, ...]) -> Blueprint:
 
     @bp.errorhandler(StoreUnavailable)
     def store_down(error: StoreUnavailable) -> Response:
+        """503. ``Retry-After`` invites a retry only when nothing was spent: a call that may
+        have spent its challenge or token asks for a new challenge instead."""
         current_app.logger.error("CAPTCHA store unavailable: %s", error)
+        if error.maybe_done:
+            return _error(503, TIMED_OUT)
         detail = "the CAPTCHA store is unavailable; try again shortly"
         return _error(503, detail, {"Retry-After": "1"})
 

@@ -499,7 +499,9 @@ RESPONSES: Dict[str, Schema] = {
     "StoreDown": _json(
         _ref("Error"),
         "The CAPTCHA store is unreachable, or (generate, altcha) the site key has as many live "
-        "challenges as CAPTCHA_MAX_LIVE_CHALLENGES allows.",
+        "challenges as CAPTCHA_MAX_LIVE_CHALLENGES allows. Without Retry-After when the store "
+        "timed out on a call that may have spent the challenge or token (validate, siteverify): "
+        "do not retry it; get a new challenge.",
         {"Retry-After": RETRY_AFTER},
     ),
 }

@@ -29,7 +29,7 @@ from .pow import ProofOfWork, challenge_id_of
 from .pressure import Pressure
 from .ratelimit import RateLimiter
 from .sitekeys import SiteKey, SiteKeyRegistry
-from .tokens import MISSING, PROVIDER, RATE_LIMITED, STORE_DOWN, TokenService
+from .tokens import MISSING, PROVIDER, RATE_LIMITED, TokenService, store_error
 
 log = logging.getLogger("flask_captcha_ext")
 
@@ -424,8 +424,8 @@ class CaptchaService:
         except ApiError as exc:
             code = RATE_LIMITED if exc.status == 429 else "challenge-invalid-or-used"
             return VerificationResult.failure(PROVIDER, [code])
-        except StoreUnavailable:
-            return VerificationResult.failure(PROVIDER, [STORE_DOWN])
+        except StoreUnavailable as exc:
+            return VerificationResult.failure(PROVIDER, [store_error(exc)])
         if solved is None:
             return VerificationResult.failure(PROVIDER, ["wrong-answer"])
         now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -77,6 +77,8 @@ def siteverify(service: CaptchaService, fields: Optional[Mapping[str, Any]]) -> 
         return reply([TYPE_NOT_ALLOWED])
     if result.success:
         return reply([], result)
+    if tokens.STORE_TIMEOUT in result.error_codes:
+        raise StoreUnavailable("the token's claim timed out; it may be spent", maybe_done=True)
     if tokens.STORE_DOWN in result.error_codes:
         raise StoreUnavailable("could not claim the token")
     code = result.error_codes[0] if result.error_codes else tokens.INVALID

@@ -44,6 +44,9 @@ EXPIRED = "token-expired"
 WRONG_SITE = "token-site-mismatch"
 DUPLICATE = "token-duplicate"
 STORE_DOWN = "store-unavailable"
+#: The store was sent the claim (or take) but never answered: the token (or challenge) may be
+#: spent, so the visitor needs a new challenge.
+STORE_TIMEOUT = "store-timeout"
 RATE_LIMITED = "rate-limited"
 #: Seconds of clock difference between hosts that verification tolerates (on ``iat`` and ``exp``).
 CLOCK_LEEWAY = 5
@@ -191,8 +194,8 @@ class TokenService:
         keep = lifetime + CLOCK_LEEWAY + CLAIM_MARGIN  # the whole lifetime, whatever our clock
         try:
             first = self._store.claim("jti:" + claims["jti"], keep, epoch=claims["aud"])
-        except StoreUnavailable:
-            return VerificationResult.failure(PROVIDER, [STORE_DOWN], claims)
+        except StoreUnavailable as exc:
+            return VerificationResult.failure(PROVIDER, [store_error(exc)], claims)
         except EpochChanged as changed:
             log.info(
                 "self-hosted token refused: issued under store epoch %s, but the store is now "
@@ -222,6 +225,12 @@ def _when(timestamp: float) -> str:
     """A wall-clock time for a log line (UTC, seconds)."""
     moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def store_error(exc: StoreUnavailable) -> str:
+    """The error code of a store failure while spending: :data:`STORE_TIMEOUT` when the
+    operation may have been applied (ask for a new challenge), else :data:`STORE_DOWN`."""
+    return STORE_TIMEOUT if exc.maybe_done else STORE_DOWN
 
 
 def _lifetime(claims: Dict[str, Any]) -> Optional[float]:

@@ -42,7 +42,16 @@ EPOCH_KEY = "epoch"
 
 
 class StoreUnavailable(Exception):
-    """The backend cannot be reached or failed; callers answer 503 and accept nothing."""
+    """The backend cannot be reached or failed; callers answer 503 and accept nothing.
+
+    ``maybe_done``: the operation may have been applied although it reported no result (the
+    command was sent and its reply never came: a timeout, a connection lost). What it was
+    spending (a challenge, a token) must not be offered for a retry: ask for a new one.
+    """
+
+    def __init__(self, *args: object, maybe_done: bool = False) -> None:
+        super().__init__(*args)
+        self.maybe_done = maybe_done
 
 
 class Epoch(NamedTuple):

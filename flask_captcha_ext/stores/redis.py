@@ -11,6 +11,10 @@ that wrote it (its ``run_id``). Every new connection compares the two: a server 
 (from an old snapshot, or empty) or failed over to a replica may have lost recent claims, so its
 first connection begins a new epoch and everything issued before is refused. A flushed database
 is noticed by the first script that finds the epoch gone.
+
+A command that spends (take, claim, take_counted) is sent once, on one pooled connection, and
+never again: a reply that does not come is ``StoreUnavailable(maybe_done=True)``, since the
+server may have run it, or may run it later (a paused Redis runs what was sent once it resumes).
 """
 
 from __future__ import annotations
@@ -214,6 +218,14 @@ def _split_prefix(url: str) -> Tuple[str, Optional[str]]:
     return urlunsplit(parts._replace(query=query)), prefixes[-1]
 
 
+def _checkout(pool: Any) -> Any:
+    """A connected connection of ``pool`` (redis-py before 5.3 wants a command name)."""
+    try:
+        return pool.get_connection()
+    except TypeError:  # pragma: no cover - depends on the redis-py version
+        return pool.get_connection("EVALSHA")
+
+
 def _info_field(info: Any, name: str) -> str:
     """One ``name:value`` line of an INFO reply ("" when absent)."""
     if isinstance(info, bytes):
@@ -299,6 +311,12 @@ class RedisStore:
         self._take_counted_script = self._client.register_script(_TAKE_COUNTED_SCRIPT)
         self._claim_script = self._client.register_script(_CLAIM_SCRIPT)
         self._begin_epoch_script = self._client.register_script(_BEGIN_EPOCH)
+        self._scripts = (
+            self._incr_script,
+            self._take_counted_script,
+            self._claim_script,
+            self._begin_epoch_script,
+        )
         self._errors = redis.exceptions.RedisError
         self._reconnectable = redis.exceptions.ConnectionError
         self._refused = redis.exceptions.ResponseError
@@ -310,6 +328,10 @@ class RedisStore:
         #: cache, where evictions never stop).
         self.watch_evictions = True
         self._warned: Dict[str, float] = {}  # why -> monotonic time of the last warning
+        # No reply after sending: the server may have run the command, or may run it later.
+        self._unanswered = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+        self._not_run = redis.exceptions.BusyLoadingError  # a LOADING reply: nothing ran
+        self._no_script = redis.exceptions.NoScriptError
 
     def _on_connect(self, connection: Any) -> None:
         """redis-py's handshake, then the epoch check: a server process other than the one
@@ -335,6 +357,12 @@ class RedisStore:
             "EVAL", _CONNECT_EPOCH, 1, self._epoch_key, run_id, fresh.id, repr(fresh.began), watch
         )
         ident, began, why = connection.read_response()
+        # Load the scripts now: an EVALSHA that met NOSCRIPT after a restart would not have run,
+        # and a spend whose reply timed out must be one that did (or will) run.
+        for script in self._scripts:
+            connection.send_command("SCRIPT", "LOAD", script.script)
+        for _ in self._scripts:
+            connection.read_response()
         self._run_id = run_id
         self._epoch = Epoch(ident, float(began))
         self._log_new_epoch(why)
@@ -375,6 +403,43 @@ class RedisStore:
         except self._errors as exc:
             raise StoreUnavailable(f"Redis store {self.safe_url} unavailable: {exc}") from exc
 
+    def _spend(self, *command: Any, script: Optional[str] = None) -> Any:
+        """Send ``command``, one that spends (GETDEL, SET NX, EVALSHA of ``script``), on one
+        pooled connection, and never send it twice.
+
+        Taking the connection (connecting, or replacing a stale socket) comes first and is
+        retried like any call: nothing was sent yet. Once the command is sent, a reply that
+        does not come (a timeout, a connection lost) raises StoreUnavailable with
+        ``maybe_done``: the server may have run it, or run it later, and spent what the caller
+        is refused. A script the server does not hold (NOSCRIPT: nothing ran) is sent whole.
+        A ResponseError (a script's refusal) propagates as it is.
+        """
+        pool = self._client.connection_pool
+        connection = self._run(lambda: _checkout(pool))
+        try:
+            try:
+                connection.send_command(*command)
+                return connection.read_response()
+            except self._no_script:
+                if script is None:
+                    raise
+                connection.send_command("EVAL", script, *command[2:])
+                return connection.read_response()
+        except self._not_run as exc:
+            connection.disconnect()
+            raise StoreUnavailable(f"Redis store {self.safe_url} unavailable: {exc}") from exc
+        except self._refused:
+            raise
+        except self._unanswered as exc:
+            connection.disconnect()  # a late reply must not be read as the next command's
+            raise StoreUnavailable(
+                f"Redis store {self.safe_url} did not answer: {exc}", maybe_done=True
+            ) from exc
+        except self._errors as exc:
+            raise StoreUnavailable(f"Redis store {self.safe_url} unavailable: {exc}") from exc
+        finally:
+            pool.release(connection)
+
     # Store protocol.
 
     def put(self, key: str, value: str, ttl: Optional[float]) -> None:
@@ -388,7 +453,7 @@ class RedisStore:
 
     def take(self, key: str) -> Optional[str]:
         """``GETDEL``: one command, so one caller gets the value."""
-        return self._run(lambda: self._client.getdel(self.prefix + key))
+        return self._spend("GETDEL", self.prefix + key)
 
     def epoch(self, fresh: bool = False) -> Epoch:
         """The store's epoch (as the last new connection or script saw it unless ``fresh``),
@@ -414,16 +479,14 @@ class RedisStore:
     def _in_epoch(self, script: Any, keys: List[str], args: List[Any], epoch: Optional[str]) -> Any:
         """Run an ``_IN_EPOCH`` script; its EPOCH refusal becomes EpochChanged."""
 
-        def call() -> Any:
-            try:
-                return script(keys=[self._epoch_key, *keys], args=self._epoch_args(epoch) + args)
-            except self._refused as exc:
-                refusal = _epoch_refusal(str(exc))
-                if refusal is None:
-                    raise
-                return refusal
-
-        reply = self._run(call)
+        every_key = [self._epoch_key, *keys]
+        command = ("EVALSHA", script.sha, len(every_key), *every_key, *self._epoch_args(epoch))
+        try:
+            reply = self._spend(*command, *args, script=script.script)
+        except self._refused as exc:
+            reply = _epoch_refusal(str(exc))
+            if reply is None:
+                raise StoreUnavailable(f"Redis store {self.safe_url} failed: {exc}") from exc
         if isinstance(reply, _Refused):
             self._epoch = reply.epoch
             self._log_new_epoch(reply.why)
@@ -436,10 +499,8 @@ class RedisStore:
         """``SET NX`` (in a script checking the epoch when ``epoch`` is given): True for the one
         caller that created ``key``."""
         if epoch is None:
-            px = None if ttl is None else _ms(ttl)
-            return bool(
-                self._run(lambda: self._client.set(self.prefix + key, value, nx=True, px=px))
-            )
+            expiry = () if ttl is None else ("PX", _ms(ttl))
+            return bool(self._spend("SET", self.prefix + key, value, "NX", *expiry))
         px_arg = "" if ttl is None else _ms(ttl)
         return bool(self._in_epoch(self._claim_script, [self.prefix + key], [value, px_arg], epoch))
 

@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import flask_captcha_ext
+from flask_captcha_ext.selfhosted.blueprint import TIMED_OUT
 from flask_captcha_ext.selfhosted.pow import decode_payload
 from flask_captcha_ext.state import get_state
 
@@ -300,6 +301,30 @@ def test_submit_before_solved_is_held_then_sent(page: Page, pow_server: LiveServ
     expect(page).to_have_url(pow_server.url + "/pow")  # held, not sent without a token
     release(page, "**/api/generate", held)
     expect(page.locator("#widgets-ok")).to_contain_text("pow")  # sent once verified
+
+
+def test_a_timed_out_validate_solves_a_new_challenge(page: Page, pow_server: LiveServer) -> None:
+    """A 503 without Retry-After (the store timed out; the challenge may be used up): the widget
+    solves a new challenge by itself instead of sending the old one again."""
+    validations = record_posts(page, "/api/validate")
+    refused: List[str] = []
+
+    def time_out_once(route: Any) -> None:
+        if refused:
+            route.continue_()
+        else:
+            refused.append(route.request.post_data_json["captcha_id"])
+            route.fulfill(status=503, json={"detail": TIMED_OUT})
+
+    page.route("**/api/validate", time_out_once)
+    page.goto(pow_server.url + "/pow")
+    widgets = page.locator(".fce-widget")
+    expect(widgets).to_have_count(2)
+    for index in range(2):  # the refused one among them, with a new challenge
+        expect(widgets.nth(index).get_by_role("status")).to_have_text("Verified")
+    expect(page.locator(f'[data-fce-captcha-id="{refused[0]}"]')).to_have_count(0)
+    sent = [v["captcha_id"] for v in validations]
+    assert sent.count(refused[0]) == 1, sent  # never sent again
 
 
 def test_progress_mode_shows_a_progressbar(page: Page, pow_server: LiveServer) -> None:

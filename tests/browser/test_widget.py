@@ -7,6 +7,7 @@ from typing import Any, Callable, Dict, List
 
 from playwright.sync_api import Page, expect
 
+from flask_captcha_ext.selfhosted.blueprint import TIMED_OUT
 from flask_captcha_ext.selfhosted.pow import decode_payload
 
 from .live import LiveServer
@@ -428,6 +429,25 @@ def test_network_error_is_announced(page: Page, server: LiveServer) -> None:
     page.unroute("**/api/generate")
     widget.refresh_button.click()
     assert widget.next_captcha_id(first) != first
+
+
+def test_a_timed_out_validate_leads_to_a_new_challenge(page: Page, server: LiveServer) -> None:
+    """A 503 without Retry-After (the store timed out; the challenge may be used up): the widget
+    says the check is unavailable, drops the challenge and keeps "New challenge" at hand."""
+    page.goto(server.url + "/")
+    widget = Widget(page)
+    page.route(
+        "**/api/validate",
+        lambda route: route.fulfill(status=503, json={"detail": TIMED_OUT}),
+    )
+    first = widget.type_answer(server)
+    widget.verify_button.click()
+    expect(widget.status).to_have_text(re.compile("unavailable right now"))
+    expect(widget.answer_box).to_be_hidden()  # that challenge is not offered again
+    page.unroute("**/api/validate")
+    widget.refresh_button.click()
+    assert widget.next_captcha_id(first) != first
+    widget.solve(server)
 
 
 def test_challenge_and_token_refresh_before_they_expire(

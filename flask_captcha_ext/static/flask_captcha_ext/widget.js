@@ -1293,8 +1293,10 @@
       this.verified(response.data.token);
       return true;
     }
-    if (auto && (response.ok || response.status === 400)) {
-      // A refused solution (or an expired challenge): solve a new one, a few times at most.
+    // A 503 without Retry-After: the store timed out, and the challenge may be used up.
+    var usedUp = response.status === 503 && !(response.retryAfter > 0);
+    if (auto && (response.ok || response.status === 400 || usedUp)) {
+      // A refused solution, an expired or used-up challenge: solve a new one, a few times at most.
       this.autoFailures += 1;
       if (this.autoFailures >= MAX_AUTO_FAILURES) {
         this.broken();
