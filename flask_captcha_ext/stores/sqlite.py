@@ -259,7 +259,8 @@ class SQLiteStore:
         replaced = False
         if conn is not None:
             if local.pid == os.getpid() and local.generation == self._generation:
-                if self._identity() == local.identity:
+                # Checked once per transaction: inside one (a batch) the file is the same.
+                if conn.in_transaction or self._identity() == local.identity:
                     return conn
                 replaced = True
             if local.pid == os.getpid():
