@@ -7,11 +7,17 @@ that every worker and host shares: one ``take_counted`` call, one round trip, co
 CAPTCHA_POW_LEVELS turns pressure into a work multiplier: a network that asks once in a while stays
 at the base level, one that keeps asking pays more with every few challenges (as mCaptcha raises
 difficulty with traffic, and Anubis picks it per request).
+
+An ask is counted in the same store call that stores its challenge (``counters``), so the
+challenge is made before its pressure is known: at the level this process last saw for the
+network and key (``expect``), remade in the rare case the count moved it (``after_ask``).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from typing import List, Optional, Sequence, Tuple
 
 from ..stores import Store
@@ -23,6 +29,8 @@ PREFIX = "pr:"
 # take_counted needs a key to take; this one never exists, so nothing is taken.
 _NOTHING = "pr:none"
 _NO_LIMIT = 2**31
+#: Networks and keys whose last level this process remembers (the least recent go first).
+REMEMBERED = 4096
 
 #: (network pressure, site-key pressure, work multiplier): the first row whose network or site
 #: threshold is reached, counting from the top, gives the level.
@@ -35,11 +43,35 @@ class Pressure:
     def __init__(self, store: Store, levels: Sequence[Level]) -> None:
         self.store = store
         self.levels = tuple(levels)
+        self._seen: OrderedDict[Tuple[str, str], float] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def ask(self, network: str, site_key_id: str) -> float:
-        """Count one challenge asked for; the work multiplier it gets (pressure before it)."""
-        net, key = self._add(network, site_key_id)
-        return self.multiplier(net - 1, key - 1)
+    def counters(self, network: str, site_key_id: str) -> List[Counter]:
+        """The counters one ask or failure adds to: both windows of both scopes (no limit)."""
+        counters: List[Counter] = []
+        for scope in (f"net:{network}", f"key:{site_key_id}"):
+            counters += [(f"{PREFIX}{scope}:{name}", WINDOW, _NO_LIMIT) for name in windows()]
+        return counters
+
+    def expect(self, network: str, site_key_id: str) -> float:
+        """The multiplier this process last saw an ask of ``network`` for the key get (the base
+        level for one it has not seen): what to make the next challenge at."""
+        with self._lock:
+            return self._seen.get((network, site_key_id), self.levels[0][2])
+
+    def after_ask(
+        self, network: str, site_key_id: str, counts: Sequence[Tuple[int, float]]
+    ) -> float:
+        """The multiplier an ask gets from the ``counts`` of its ``counters`` (the pressure
+        before it), remembered for ``expect``."""
+        (net_a, _), (net_b, _), (key_a, _), (key_b, _) = counts
+        work = self.multiplier(max(net_a, net_b) - 1, max(key_a, key_b) - 1)
+        with self._lock:
+            self._seen[(network, site_key_id)] = work
+            self._seen.move_to_end((network, site_key_id))
+            while len(self._seen) > REMEMBERED:
+                self._seen.popitem(last=False)
+        return work
 
     def peek(self, network: str, site_key_id: str) -> float:
         """The work multiplier an ask would get now, counting nothing (a page view's no-JS
@@ -64,10 +96,7 @@ class Pressure:
 
     def _add(self, network: str, site_key_id: str) -> Tuple[int, int]:
         """Add one to both windows of both scopes; each scope's pressure after the add."""
-        counters: List[Counter] = []
-        for scope in (f"net:{network}", f"key:{site_key_id}"):
-            counters += [(f"{PREFIX}{scope}:{name}", WINDOW, _NO_LIMIT) for name in windows()]
-        _, counts = self.store.take_counted(_NOTHING, counters)
+        _, counts = self.store.take_counted(_NOTHING, self.counters(network, site_key_id))
         (net_a, _), (net_b, _), (key_a, _), (key_b, _) = counts
         return max(net_a, net_b), max(key_a, key_b)
 

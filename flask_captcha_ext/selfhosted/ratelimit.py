@@ -90,6 +90,35 @@ class RateLimiter:
                 raise StoreUnavailable(f"rate-limit storage failed: {type(exc).__name__}") from exc
         return retry_after
 
+    def put_within_limits(
+        self,
+        key: str,
+        value: str,
+        ttl: Optional[float],
+        groups: Sequence[Tuple[Sequence[RateLimitItem], Tuple[str, ...]]],
+        extra: Sequence[Counter] = (),
+        epoch: Optional[str] = None,
+    ) -> Tuple[bool, Optional[Tuple[int, int]], List[Tuple[int, float]]]:
+        """Count one hit on every limit of every group in turn, then the ``extra`` counters, and
+        put ``key`` unless a limit is exceeded: one store call (``put_counted``).
+
+        Counting stops at the first exceeded limit, as separate ``hit`` calls that stop at the
+        first refusal would. Returns whether ``key`` was put, the index of the first group with
+        an exceeded limit and the seconds until it allows again (None when none), and the
+        ``extra`` counters' counts.
+        """
+        owners: List[int] = []
+        counters: List[Counter] = []
+        for index, (items, identifiers) in enumerate(groups):
+            for item in items:
+                owners.append(index)
+                counters.append(_counter(item, identifiers))
+        stored, counts = self.store.put_counted(key, value, ttl, [*counters, *extra], epoch)
+        for owner, (count, left), (_, _, limit) in zip(owners, counts, counters):
+            if count > limit:
+                return stored, (owner, max(1, math.ceil(left))), counts[len(counters) :]
+        return stored, None, counts[len(counters) :]
+
     def hit_and_take(
         self, key: str, groups: Sequence[LimitGroup], epoch: Optional[str] = None
     ) -> Tuple[Optional[str], Optional[Tuple[int, int]]]:
@@ -105,12 +134,7 @@ class RateLimiter:
         live: List[Tuple[int, Counter]] = []
         for index, (items, identifiers, live_only) in enumerate(groups):
             for item in items:
-                counter = (
-                    COUNTER_PREFIX + item.key_for(*identifiers),
-                    item.get_expiry(),
-                    item.amount,
-                )
-                (live if live_only else always).append((index, counter))
+                (live if live_only else always).append((index, _counter(item, identifiers)))
         ordered = always + live
         counters = [counter for _, counter in ordered]
         value, counts = self.store.take_counted(
@@ -125,3 +149,8 @@ class RateLimiter:
             first = min(waits)
             return None, (first, waits[first])
         return value, None
+
+
+def _counter(item: RateLimitItem, identifiers: Sequence[str]) -> Counter:
+    """The store counter ``hit`` keeps for ``item`` of ``identifiers``: same key, same window."""
+    return COUNTER_PREFIX + item.key_for(*identifiers), item.get_expiry(), item.amount

@@ -13,9 +13,10 @@ import math
 import re
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from limits import RateLimitItem, RateLimitItemPerMinute, parse_many
@@ -23,7 +24,7 @@ from limits import RateLimitItem, RateLimitItemPerMinute, parse_many
 from ..result import VerificationResult
 from ..settings import Settings
 from ..stores import Store, StoreUnavailable
-from ..stores.base import EpochChanged
+from ..stores.base import Counter, EpochChanged
 from .challenges import ChallengeKind
 from .pow import ProofOfWork, challenge_id_of
 from .pressure import Pressure
@@ -70,6 +71,19 @@ def check_action(action: Any) -> None:
     """Refuse (400) an action a widget may not name (it becomes the token's ``act`` claim)."""
     if action is not None and not (is_text(action) and ACTION.fullmatch(action)):
         raise ApiError(400, "'action' must be 1 to 64 letters, digits or _ . / -")
+
+
+@dataclass
+class Draft:
+    """A challenge being made: its id, the record the store keeps, what the client gets, its
+    lifetime, and its answers (for the testing hook only)."""
+
+    id: str
+    record: Dict[str, Any]
+    public: Dict[str, Any]
+    ttl: int
+    answer: str = ""
+    proof: str = ""
 
 
 class ApiError(Exception):
@@ -141,12 +155,22 @@ class CaptchaService:
         ):
             raise ApiError(400, f"'min_work' must be a number above 0 and at most {top:g}")
         network = self.network_of(client_ip)
-        self._limit(self.quota(key, "generate"), "generate", "key", key.id)
-        self._limit(self.settings.rate_limit_ip_generate, "generate", "ip", network)
-        self._check_ceiling(key)
-        work = max(self.pressure.ask(network, key.id), float(min_work or 0))
+        floor = float(min_work or 0)
         bound = {"a": action, "h": origin_hostname(origin)}
-        return self.new_challenge(key, kind_name, work, bound=bound)
+        draft = self._draft(key, kind_name, max(self.pressure.expect(network, key.id), floor))
+        draft.record.update({name: value for name, value in bound.items() if value})
+        groups = [
+            (self.quota(key, "generate"), ("generate", "key", key.id)),
+            (self.settings.rate_limit_ip_generate, ("generate", "ip", network)),
+            (self._ceiling(), ("live", "key", key.id)),
+        ]
+        pressure = self._put_counted(draft, groups, self.pressure.counters(network, key.id))
+        work = max(self.pressure.after_ask(network, key.id, pressure), floor)
+        if work != draft.record["w"]:  # the pressure moved since this process last looked
+            self._rework(draft, work)
+            self.store.put(CHALLENGE_PREFIX + draft.id, json.dumps(draft.record), draft.ttl)
+        self._observe(draft)
+        return self._published(draft)
 
     def generate_altcha(
         self,
@@ -167,19 +191,51 @@ class CaptchaService:
         made = self.generate(site_key, "pow", client_ip, origin, wanted, action)
         return made["challenge"]
 
-    def _check_ceiling(self, key: SiteKey) -> None:
-        """Bound the live challenges of ``key`` (so the store stays bounded whoever asks):
+    def _ceiling(self) -> Tuple[RateLimitItem, ...]:
+        """The bound on a site key's live challenges (so the store stays bounded whoever asks):
         CAPTCHA_MAX_LIVE_CHALLENGES spread over per-minute windows, so that beyond it the wait is
-        at most a minute. A 503: the service is busy, nobody in particular is refused."""
+        at most a minute. Over it is a 503: the service is busy, nobody in particular is
+        refused."""
         s = self.settings
-        per_minute = max(1, s.max_live_challenges * 60 // s.challenge_ttl)
-        retry_after = self.limiter.hit((per_minute_item(per_minute),), "live", "key", key.id)
-        if retry_after is not None:
-            raise ApiError(
-                503,
-                f"The security check is busy. Try again in {in_words(retry_after)}.",
-                {"Retry-After": str(retry_after)},
+        return (per_minute_item(max(1, s.max_live_challenges * 60 // s.challenge_ttl)),)
+
+    def _put_counted(
+        self,
+        draft: Draft,
+        groups: Sequence[Tuple[Sequence[RateLimitItem], Tuple[str, ...]]],
+        extra: Sequence[Counter] = (),
+    ) -> List[Tuple[int, float]]:
+        """Count the limit ``groups`` (site key, network, live ceiling, in this order) and the
+        ``extra`` counters, and store ``draft`` unless a limit is over: one store call, within
+        the epoch the draft names. Raises the 429 (or the ceiling's 503) of the first exceeded
+        group; returns the extra counters' counts."""
+        epoch = draft.record["e"]
+        value = json.dumps(draft.record)
+        try:
+            stored, exceeded, counts = self.limiter.put_within_limits(
+                CHALLENGE_PREFIX + draft.id, value, draft.ttl, groups, extra, epoch
             )
+        except EpochChanged as changed:  # another process noticed a new epoch first
+            draft.record["e"] = changed.current.id
+            value = json.dumps(draft.record)
+            try:
+                stored, exceeded, counts = self.limiter.put_within_limits(
+                    CHALLENGE_PREFIX + draft.id, value, draft.ttl, groups, extra,
+                    changed.current.id,
+                )
+            except EpochChanged as again:
+                raise StoreUnavailable(f"the store keeps changing epochs: {again}") from again
+        if exceeded is not None:
+            group, retry_after = exceeded
+            if group == len(groups) - 1:
+                raise ApiError(
+                    503,
+                    f"The security check is busy. Try again in {in_words(retry_after)}.",
+                    {"Retry-After": str(retry_after)},
+                )
+            raise _rate_limited(("key", "ip")[group], retry_after)
+        assert stored
+        return counts
 
     def quota(self, key: SiteKey, endpoint: str) -> Tuple[RateLimitItem, ...]:
         """The per-site-key quota of ``endpoint`` ("generate" or "validate"): none for the app's
@@ -221,14 +277,19 @@ class CaptchaService:
         """
         network = self.network_of(client_ip)
         own = self.site_keys.own
+        draft = self._draft(own, kind_name, self.pressure.peek(network, own.id), page=True)
+        bound = {"a": action, "h": hostname}
+        draft.record.update({name: value for name, value in bound.items() if value})
+        groups = [
+            (self.settings.rate_limit_ip_generate, ("page", "ip", network)),
+            (self._ceiling(), ("live", "key", own.id)),
+        ]
         try:
-            self._limit(self.settings.rate_limit_ip_generate, "page", "ip", network)
-            self._check_ceiling(own)
+            self._put_counted(draft, groups)
         except ApiError:
             return None
-        work = self.pressure.peek(network, own.id)
-        bound = {"a": action, "h": hostname}
-        return self.new_challenge(own, kind_name, work, page=True, bound=bound)
+        self._observe(draft)
+        return self._published(draft)
 
     def new_challenge(
         self,
@@ -238,7 +299,15 @@ class CaptchaService:
         page: bool = False,
         bound: Optional[Dict[str, Optional[str]]] = None,
     ) -> Dict[str, Any]:
-        """Create and store a challenge of ``work`` base units, without rate limiting.
+        """Create and store a challenge of ``work`` base units, without rate limiting."""
+        draft = self._draft(key, kind_name, work, page)
+        draft.record.update({name: value for name, value in (bound or {}).items() if value})
+        self.store.put(CHALLENGE_PREFIX + draft.id, json.dumps(draft.record), draft.ttl)
+        self._observe(draft)
+        return self._published(draft)
+
+    def _draft(self, key: SiteKey, kind_name: str, work: float, page: bool = False) -> Draft:
+        """A new challenge of ``work`` base units, not stored yet.
 
         Every challenge carries proof of work (``pow`` is nothing else; image and math carry a
         PoW part the widget solves while the visitor reads), except a ``page`` challenge: a
@@ -246,41 +315,48 @@ class CaptchaService:
         is refused until ``not_before`` (longer under pressure).
         """
         challenge_id = secrets.token_urlsafe(18)
-        now = time.time()
         record: Dict[str, Any] = {
             "k": kind_name,
             "s": key.id,
-            "t": now,
+            "t": time.time(),
             "w": work,
             "e": self.store.epoch().id,  # spent only in this epoch
         }
-        record.update({name: value for name, value in (bound or {}).items() if value})
-        public: Dict[str, Any] = {}
-        answer = proof = ""
+        draft = Draft(challenge_id, record, {}, self.settings.challenge_ttl)
         if kind_name != "pow":
-            public, record["st"], answer = self.kinds[kind_name].create(challenge_id)
+            draft.public, record["st"], draft.answer = self.kinds[kind_name].create(challenge_id)
         if page:
             paid = self.settings.pow_target_ms * work / 1000
             wait = min(NOSCRIPT_WAIT_MAX, max(NOSCRIPT_WAIT, paid))
-            record["nb"] = now + wait
-            public["wait"] = wait
+            record["nb"] = record["t"] + wait
+            draft.public["wait"] = wait
         else:
-            issued = self.pow.issue(challenge_id, work, self.answer_observer is not None)
-            record["pw"] = issued.state
-            if kind_name == "pow":
-                public["challenge"], answer = issued.public, issued.answer
-            else:
-                public["pow"], proof = issued.public, issued.answer
+            self._rework(draft, work)
+        return draft
+
+    def _rework(self, draft: Draft, work: float) -> None:
+        """Give ``draft`` (not a page challenge) a proof-of-work part of ``work`` base units."""
+        issued = self.pow.issue(draft.id, work, self.answer_observer is not None)
+        draft.record["w"] = work
+        draft.record["pw"] = issued.state
+        if draft.record["k"] == "pow":
+            draft.public["challenge"], draft.answer = issued.public, issued.answer
+        else:
+            draft.public["pow"], draft.proof = issued.public, issued.answer
+
+    def _observe(self, draft: Draft) -> None:
+        """Tell the testing hook (apps in testing mode only) the stored challenge's answers."""
         if self.answer_observer is not None:
-            self.answer_observer(challenge_id, answer, proof)
-        ttl = self.settings.challenge_ttl
-        self.store.put(CHALLENGE_PREFIX + challenge_id, json.dumps(record), ttl)
+            self.answer_observer(draft.id, draft.answer, draft.proof)
+
+    def _published(self, draft: Draft) -> Dict[str, Any]:
+        """What ``generate`` answers for ``draft``: never its answer."""
         return {
-            "captcha_id": challenge_id,
-            "type": kind_name,
-            **public,
-            "work": work,
-            "expires_in": self.settings.challenge_ttl,
+            "captcha_id": draft.id,
+            "type": draft.record["k"],
+            **draft.public,
+            "work": draft.record["w"],
+            "expires_in": draft.ttl,
         }
 
     def validate(

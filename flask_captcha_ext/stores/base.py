@@ -128,6 +128,23 @@ class Store(Protocol):
         (:class:`EpochChanged`).
         """
 
+    def put_counted(
+        self,
+        key: str,
+        value: str,
+        ttl: Optional[float],
+        counters: Sequence[Counter],
+        epoch: Optional[str] = None,
+    ) -> Tuple[bool, List[Tuple[int, float]]]:
+        """Add 1 to each counter in turn, stopping at the first that goes over its limit, then
+        ``put(key, value, ttl)`` only if none did.
+
+        Returns whether ``key`` was put and each counter's ``incr`` result (``(0, 0.0)`` for
+        those after the one over its limit, which are left alone). With ``epoch``, nothing is
+        counted or put unless the store is in that epoch (:class:`EpochChanged`). The generate
+        hot path: its rate limits, its pressure and the new challenge in one store call.
+        """
+
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
 
@@ -143,6 +160,34 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections; the store may be used again afterwards (it reconnects)."""
+
+
+def put_counted_in_parts(
+    store: Store,
+    key: str,
+    value: str,
+    ttl: Optional[float],
+    counters: Sequence[Counter],
+    epoch: Optional[str] = None,
+) -> Tuple[bool, List[Tuple[int, float]]]:
+    """``put_counted`` from ``epoch``, ``incr`` and ``put`` inside one ``batch`` (one SQLite
+    transaction)."""
+    with store.batch():
+        if epoch is not None:
+            current = store.epoch(fresh=True)
+            if current.id != epoch:
+                raise EpochChanged(epoch, current)
+        counts: List[Tuple[int, float]] = []
+        over = False
+        for counter_key, window, limit in counters:
+            if over:
+                counts.append((0, 0.0))
+                continue
+            counts.append(store.incr(counter_key, window))
+            over = counts[-1][0] > limit
+        if not over:
+            store.put(key, value, ttl)
+        return not over, counts
 
 
 def take_counted_in_parts(

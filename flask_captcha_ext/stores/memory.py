@@ -13,7 +13,14 @@ import time
 from contextlib import nullcontext
 from typing import ContextManager, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .base import Counter, Epoch, EpochChanged, new_epoch, take_counted_in_parts
+from .base import (
+    Counter,
+    Epoch,
+    EpochChanged,
+    new_epoch,
+    put_counted_in_parts,
+    take_counted_in_parts,
+)
 
 _Entry = Tuple[str, Optional[float]]  # (value, monotonic expiry or None)
 
@@ -121,6 +128,17 @@ class MemoryStore:
     ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
         """Count, then take unless a limit is exceeded (see the Store protocol)."""
         return take_counted_in_parts(self, key, counters, live_counters, epoch)
+
+    def put_counted(
+        self,
+        key: str,
+        value: str,
+        ttl: Optional[float],
+        counters: Sequence[Counter],
+        epoch: Optional[str] = None,
+    ) -> Tuple[bool, List[Tuple[int, float]]]:
+        """Count, then put unless a limit is exceeded (see the Store protocol)."""
+        return put_counted_in_parts(self, key, value, ttl, counters, epoch)
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""

@@ -183,6 +183,40 @@ return reply
 """
 
 
+# put_counted: _IN_EPOCH, then KEYS[2] the key to put, KEYS[3..] counters; ARGV[6] the value,
+# ARGV[7] its TTL in ms ('' for none), then window ms and limit per counter. Counts each counter
+# as _INCR_SCRIPT does, in turn, stopping at the first over its limit; SETs KEYS[2] unless one
+# was. Returns {1 if put else 0, count1, pttl1, ...} (0, 0 for counters left alone).
+_PUT_COUNTED_SCRIPT = _IN_EPOCH + """
+local reply = {0}
+local over = false
+for i = 3, #KEYS do
+  local count, ttl = 0, 0
+  if not over then
+    local window = tonumber(ARGV[2 * i + 2])
+    count = redis.call('INCR', KEYS[i])
+    ttl = redis.call('PTTL', KEYS[i])
+    if ttl < 0 then
+      redis.call('PEXPIRE', KEYS[i], window)
+      ttl = window
+    end
+    over = count > tonumber(ARGV[2 * i + 3])
+  end
+  reply[#reply + 1] = count
+  reply[#reply + 1] = ttl
+end
+if not over then
+  if ARGV[7] == '' then
+    redis.call('SET', KEYS[2], ARGV[6])
+  else
+    redis.call('SET', KEYS[2], ARGV[6], 'PX', ARGV[7])
+  end
+  reply[1] = 1
+end
+return reply
+"""
+
+
 def _import_redis() -> Any:
     try:
         import redis
@@ -311,9 +345,11 @@ class RedisStore:
         self._take_counted_script = self._client.register_script(_TAKE_COUNTED_SCRIPT)
         self._claim_script = self._client.register_script(_CLAIM_SCRIPT)
         self._begin_epoch_script = self._client.register_script(_BEGIN_EPOCH)
+        self._put_counted_script = self._client.register_script(_PUT_COUNTED_SCRIPT)
         self._scripts = (
             self._incr_script,
             self._take_counted_script,
+            self._put_counted_script,
             self._claim_script,
             self._begin_epoch_script,
         )
@@ -403,7 +439,7 @@ class RedisStore:
         except self._errors as exc:
             raise StoreUnavailable(f"Redis store {self.safe_url} unavailable: {exc}") from exc
 
-    def _spend(self, *command: Any, script: Optional[str] = None) -> Any:
+    def _spend(self, *command: Any, script: Optional[str] = None, spends: bool = True) -> Any:
         """Send ``command``, one that spends (GETDEL, SET NX, EVALSHA of ``script``), on one
         pooled connection, and never send it twice.
 
@@ -412,7 +448,8 @@ class RedisStore:
         does not come (a timeout, a connection lost) raises StoreUnavailable with
         ``maybe_done``: the server may have run it, or run it later, and spent what the caller
         is refused. A script the server does not hold (NOSCRIPT: nothing ran) is sent whole.
-        A ResponseError (a script's refusal) propagates as it is.
+        A ResponseError (a script's refusal) propagates as it is. ``spends`` False (a command
+        that is safe to run twice) reports a lost reply as a plain outage.
         """
         pool = self._client.connection_pool
         connection = self._run(lambda: _checkout(pool))
@@ -433,7 +470,7 @@ class RedisStore:
         except self._unanswered as exc:
             connection.disconnect()  # a late reply must not be read as the next command's
             raise StoreUnavailable(
-                f"Redis store {self.safe_url} did not answer: {exc}", maybe_done=True
+                f"Redis store {self.safe_url} did not answer: {exc}", maybe_done=spends
             ) from exc
         except self._errors as exc:
             raise StoreUnavailable(f"Redis store {self.safe_url} unavailable: {exc}") from exc
@@ -476,13 +513,21 @@ class RedisStore:
         watch = "1" if self.watch_evictions else "0"
         return [epoch or "", begin.id, repr(begin.began), self._run_id, watch]
 
-    def _in_epoch(self, script: Any, keys: List[str], args: List[Any], epoch: Optional[str]) -> Any:
-        """Run an ``_IN_EPOCH`` script; its EPOCH refusal becomes EpochChanged."""
+    def _in_epoch(
+        self,
+        script: Any,
+        keys: List[str],
+        args: List[Any],
+        epoch: Optional[str],
+        spends: bool = True,
+    ) -> Any:
+        """Run an ``_IN_EPOCH`` script (sent once, see ``_spend``); its EPOCH refusal becomes
+        EpochChanged."""
 
         every_key = [self._epoch_key, *keys]
         command = ("EVALSHA", script.sha, len(every_key), *every_key, *self._epoch_args(epoch))
         try:
-            reply = self._spend(*command, *args, script=script.script)
+            reply = self._spend(*command, *args, script=script.script, spends=spends)
         except self._refused as exc:
             reply = _epoch_refusal(str(exc))
             if reply is None:
@@ -531,6 +576,27 @@ class RedisStore:
             for count, ttl_ms in zip(reply[1::2], reply[2::2])
         ]
         return reply[0], counts
+
+    def put_counted(
+        self,
+        key: str,
+        value: str,
+        ttl: Optional[float],
+        counters: Sequence[Counter],
+        epoch: Optional[str] = None,
+    ) -> Tuple[bool, List[Tuple[int, float]]]:
+        """Count, then ``SET`` unless a limit is exceeded: one Lua script, one round trip (which
+        checks the epoch first when ``epoch`` is given). Not a spend: safe to retry."""
+        keys = [self.prefix + key] + [self.prefix + counter_key for counter_key, _, _ in counters]
+        args: List[Any] = [value, "" if ttl is None else _ms(ttl)]
+        for _, window, limit in counters:
+            args += [_ms(window), limit]
+        reply = self._in_epoch(self._put_counted_script, keys, args, epoch, spends=False)
+        counts = [
+            (int(count), max(0.0, int(ttl_ms) / 1000))
+            for count, ttl_ms in zip(reply[1::2], reply[2::2])
+        ]
+        return bool(reply[0]), counts
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""

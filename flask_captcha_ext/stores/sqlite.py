@@ -34,6 +34,7 @@ from .base import (
     EpochChanged,
     StoreUnavailable,
     new_epoch,
+    put_counted_in_parts,
     take_counted_in_parts,
 )
 
@@ -497,6 +498,17 @@ class SQLiteStore:
         """Count, then take unless a limit is exceeded (see the Store protocol): one
         transaction, which reads the epoch first when ``epoch`` is given."""
         return take_counted_in_parts(self, key, counters, live_counters, epoch)
+
+    def put_counted(
+        self,
+        key: str,
+        value: str,
+        ttl: Optional[float],
+        counters: Sequence[Counter],
+        epoch: Optional[str] = None,
+    ) -> Tuple[bool, List[Tuple[int, float]]]:
+        """Count, then put unless a limit is exceeded (see the Store protocol)."""
+        return put_counted_in_parts(self, key, value, ttl, counters, epoch)
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
