@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import Iterator, List, Tuple
@@ -165,6 +166,37 @@ def test_redis_flushed_under_a_running_app(redis_servers, tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         assert _double_passes(app, tokens, []) == 0
     assert any("lost the epoch record" in r.getMessage() for r in caplog.records)
+    _recovers(app)
+
+
+def _replicating(raw: redis_py.Redis, primary: RedisServer) -> None:
+    raw.replicaof("127.0.0.1", primary.port)
+    for _ in range(200):
+        if raw.info("replication").get("master_link_status") == "up":
+            return
+        time.sleep(0.05)
+    raise AssertionError("the replica never caught up")
+
+
+def test_redis_primary_resynced_from_a_lagging_copy(redis_servers, tmp_path, caplog):
+    """Split brain or a failback: the same primary process (its run id unchanged) takes the data
+    of a copy that fell behind. Its replication id changes, and the scripts see it."""
+    primary = _redis(redis_servers, appendonly="yes")
+    copy = _redis(redis_servers, appendonly="yes")
+    raw_copy = _raw(copy)
+    _replicating(raw_copy, primary)  # (a primary's first replica gives it a new replication id)
+    app = _app(primary.url, tmp_path)
+    tokens = [solve(app, "math") for _ in range(SPENT)]
+    bodies = _challenges(app, SPENT)
+    assert _raw(primary).wait(1, 10000) == 1  # the copy has everything so far
+    raw_copy.replicaof("no", "one")  # the copy stops here, holding the epoch and no claims
+    _spend(app, tokens, bodies)
+    raw_primary = _raw(primary)
+    _replicating(raw_primary, copy)
+    raw_primary.replicaof("no", "one")
+    with caplog.at_level(logging.WARNING):
+        assert _double_passes(app, tokens, bodies) == 0
+    assert any("replication id changed" in r.getMessage() for r in caplog.records)
     _recovers(app)
 
 

@@ -75,65 +75,77 @@ end
 return {count, ttl}
 """
 
-# How many keys the server has evicted (INFO stats; 0 where INFO is not allowed). Scripts that
-# begin or check an epoch record it with the epoch: a count that moved means keys were evicted
-# since (maybe spent tokens' claims), so a new epoch begins.
-_EVICTED = """
-local function evicted_keys()
-  local info = redis.pcall('INFO', 'stats')
-  if type(info) ~= 'string' then
-    return '0'
+# What the scripts read of the server (INFO; '0' and '' where INFO is not allowed): how many keys
+# it has evicted, and the id of the data set it holds (master_replid: a new one after a resync
+# from another server or a promotion). Scripts record both with the epoch; either one moving
+# means keys may have been lost since (maybe spent tokens' claims), so a new epoch begins.
+_SERVER_STATE = """
+local function server_state()
+  local info = redis.pcall('INFO', 'stats', 'replication')
+  if type(info) ~= 'string' or not string.find(info, 'master_replid:', 1, true) then
+    local stats, replication = redis.pcall('INFO', 'stats'), redis.pcall('INFO', 'replication')
+    info = (type(stats) == 'string' and stats or '') ..
+           (type(replication) == 'string' and replication or '')
   end
-  return string.match(info, 'evicted_keys:(%d+)') or '0'
+  return string.match(info, 'evicted_keys:(%d+)') or '0',
+         string.match(info, 'master_replid:(%w+)') or ''
 end
 """
 
 # Begins an epoch (KEYS[1]; ARGV id, began, run id) unless there is one; returns {id, began}.
-_BEGIN_EPOCH = _EVICTED + """
+_BEGIN_EPOCH = _SERVER_STATE + """
 if redis.call('EXISTS', KEYS[1]) == 0 then
+  local evicted, replid = server_state()
   redis.call('HSET', KEYS[1], 'id', ARGV[1], 'began', ARGV[2], 'run', ARGV[3],
-             'evicted', evicted_keys())
+             'evicted', evicted, 'replid', replid)
 end
 return redis.call('HMGET', KEYS[1], 'id', 'began')
 """
 
-# On every new connection: the epoch (KEYS[1]) stays while the server that wrote it (ARGV[1], its
-# run id) is the one answering and (ARGV[4] '1': evictions are watched) has evicted nothing since;
-# else a new one begins (ARGV[2], ARGV[3]). Returns {id, began, why a new one began or ''}.
-_CONNECT_EPOCH = _EVICTED + """
-local known = redis.call('HMGET', KEYS[1], 'id', 'began', 'run', 'evicted')
-local evicted = evicted_keys()
+# On every new connection: the epoch (KEYS[1]) stays while the server process that wrote it
+# (ARGV[1], its run id) answers with the same data set and (ARGV[4] '1': evictions are watched)
+# has evicted nothing since; else a new one begins (ARGV[2], ARGV[3]). Returns {id, began, why a
+# new one began or ''}.
+_CONNECT_EPOCH = _SERVER_STATE + """
+local known = redis.call('HMGET', KEYS[1], 'id', 'began', 'run', 'evicted', 'replid')
+local evicted, replid = server_state()
 local why = ''
 if not known[1] then
   why = 'none'
 elseif known[3] ~= ARGV[1] then
   why = 'restarted'
+elseif known[5] ~= replid then
+  why = 'resynced'
 elseif ARGV[4] == '1' and known[4] ~= evicted then
   why = 'evicted'
 else
   return {known[1], known[2], ''}
 end
-redis.call('HSET', KEYS[1], 'id', ARGV[2], 'began', ARGV[3], 'run', ARGV[1], 'evicted', evicted)
+redis.call('HSET', KEYS[1], 'id', ARGV[2], 'began', ARGV[3], 'run', ARGV[1],
+           'evicted', evicted, 'replid', replid)
 return {ARGV[2], ARGV[3], why}
 """
 
 # The preamble of scripts that act only within an epoch: KEYS[1] the epoch, ARGV[1] the one
-# expected ('' for none), ARGV[2..4] the epoch to begin if the key is gone or (ARGV[5] '1') the
-# server evicted keys since it began (id, began, run id). Refuses with an
-# "EPOCH <id> <began> [<why a new one began>]" error reply, having changed nothing else.
-_IN_EPOCH = _EVICTED + """
+# expected ('' for none), ARGV[2..4] the epoch to begin (id, began, run id) if the key is gone,
+# the server holds another data set than when it began, or (ARGV[5] '1') it evicted keys since.
+# Refuses with an "EPOCH <id> <began> [<why a new one began>]" error reply, having changed
+# nothing else.
+_IN_EPOCH = _SERVER_STATE + """
 if ARGV[1] ~= '' then
-  local current = redis.call('HMGET', KEYS[1], 'id', 'began', 'evicted')
-  local evicted = ARGV[5] == '1' and evicted_keys() or current[3]
+  local current = redis.call('HMGET', KEYS[1], 'id', 'began', 'evicted', 'replid')
+  local evicted, replid = server_state()
   local why = ''
   if not current[1] then
     why = ' gone'
-  elseif current[3] ~= evicted then
+  elseif current[4] ~= replid then
+    why = ' resynced'
+  elseif ARGV[5] == '1' and current[3] ~= evicted then
     why = ' evicted'
   end
   if why ~= '' then
     redis.call('HSET', KEYS[1], 'id', ARGV[2], 'began', ARGV[3], 'run', ARGV[4],
-               'evicted', evicted or evicted_keys())
+               'evicted', evicted, 'replid', replid)
     current = {ARGV[2], ARGV[3]}
   end
   if current[1] ~= ARGV[1] then
@@ -297,6 +309,8 @@ _WHY_NEW_EPOCH = {
     "evicted": "evicted keys (its maxmemory-policy is not noeviction: spent tokens' claims may "
     "be among them)",
     "gone": "lost the epoch record (the database was flushed or its keys deleted)",
+    "resynced": "holds another copy of the data than when the epoch began (its replication id "
+    "changed: a resync from another server, or a failover)",
 }
 
 
