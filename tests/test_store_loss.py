@@ -21,6 +21,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Iterator, List, Tuple
 
+import jwt
 import pytest
 import redis as redis_py
 from flask import Flask
@@ -331,3 +332,68 @@ def test_sqlite_replaced_by_an_older_copy(tmp_path, caplog):
         assert _double_passes(app, tokens, bodies) == 0
     assert any("deleted or replaced" in r.getMessage() for r in caplog.records)
     _recovers(app)
+
+
+# -- Restores the store cannot notice -----------------------------------------------------------
+
+
+def _restore_then_new_epoch(app: Flask, restore) -> None:  # type: ignore[no-untyped-def]
+    """Spend, restore a backup taken before the spending with ``restore``, then run
+    ``flask captcha epoch --new`` as the README says: nothing spent before passes again."""
+    tokens = [solve(app, "math") for _ in range(SPENT)]
+    bodies = _challenges(app, SPENT)
+    backup = restore(None)  # take the backup
+    _spend(app, tokens, bodies)
+    restore(backup)
+    result = app.test_cli_runner().invoke(args=["captcha", "epoch", "--new"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("began a new epoch ") and "refused" in result.output
+    assert _double_passes(app, tokens, bodies) == 0
+    _recovers(app)
+
+
+def test_sqlite_backup_restored_into_the_live_file_then_a_new_epoch(tmp_path):
+    """SQLite's backup API (and the shell's .restore) writes the old pages into the open file:
+    same inode, old epoch. The operator's `flask captcha epoch --new` ends it."""
+    path, url = _sqlite(tmp_path)
+    app = _app(url, tmp_path / "instance")
+    copy = tmp_path / "backup.sqlite3"
+
+    def restore(backup):  # type: ignore[no-untyped-def]
+        source, target = (path, copy) if backup is None else (copy, path)
+        with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+            src.backup(dst)
+        return copy
+
+    _restore_then_new_epoch(app, restore)
+
+
+def test_redis_keys_restored_into_a_running_server_then_a_new_epoch(redis_servers, tmp_path):
+    """DUMP/RESTORE (as backup tools do) brings the old epoch record back."""
+    server = _redis(redis_servers, appendonly="yes")
+    app = _app(server.url, tmp_path)
+    raw = redis_py.Redis.from_url(server.url)
+
+    def restore(backup):  # type: ignore[no-untyped-def]
+        if backup is None:
+            return {key: raw.dump(key) for key in raw.keys("*")}
+        raw.flushall()
+        for key, blob in backup.items():
+            raw.restore(key, 0, blob, replace=True)
+        return backup
+
+    _restore_then_new_epoch(app, restore)
+
+
+def test_the_epoch_command_shows_the_epoch(tmp_path):
+    _, url = _sqlite(tmp_path)
+    app = _app(url, tmp_path / "instance")
+    result = app.test_cli_runner().invoke(args=["captcha", "epoch"])
+    assert result.exit_code == 0
+    shown = result.output.split()[1]
+    assert shown == _token_epoch(solve(app, "math"))
+
+
+def _token_epoch(token: str) -> str:
+    """The epoch a token names (its unverified ``aud``)."""
+    return jwt.decode(token, options={"verify_signature": False})["aud"]

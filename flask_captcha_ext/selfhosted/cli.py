@@ -1,8 +1,11 @@
-"""``flask captcha keys create|list|revoke``: manage the site keys of the self-hosted service."""
+"""``flask captcha keys create|list|revoke``: manage the site keys of the self-hosted service;
+``flask captcha epoch [--new]``: show the store's epoch, or begin a new one after restoring a
+backup of the store."""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -132,3 +135,22 @@ def revoke(key_id: str) -> None:
     if record is None:
         raise click.ClickException(f"no single revocable key matches {key_id!r}")
     click.echo(f"revoked {record.id} ({record.name})")
+
+
+@captcha_cli.command("epoch")
+@click.option(
+    "--new",
+    "begin",
+    is_flag=True,
+    help="Begin a new epoch: every token and challenge issued before is refused. Run it after "
+    "restoring a backup of the store into a running store.",
+)
+def epoch(begin: bool) -> None:
+    """Show the store's epoch (what single use rests on), or begin a new one."""
+    store = get_state().store
+    current = store.begin_epoch() if begin else store.epoch(fresh=True)
+    began = datetime.fromtimestamp(current.began, tz=timezone.utc).isoformat(timespec="seconds")
+    verb = "began a new epoch" if begin else "epoch"
+    click.echo(f"{verb} {current.id} (since {began.replace('+00:00', 'Z')})")
+    if begin:
+        click.echo("Tokens and challenges issued before are refused; visitors solve again.")

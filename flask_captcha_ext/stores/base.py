@@ -95,6 +95,10 @@ class Store(Protocol):
         """The store's epoch as this process last saw it (``fresh``: as the store has it now),
         beginning one, atomically, when the store has none."""
 
+    def begin_epoch(self) -> Epoch:
+        """End the current epoch and begin a new one now: everything issued before is refused
+        (after restoring a backup of the store, which brings an old epoch back)."""
+
     def claim(
         self, key: str, ttl: Optional[float], value: str = "1", epoch: Optional[str] = None
     ) -> bool:

@@ -92,6 +92,11 @@ class MemoryStore:
         """This object's epoch: its data lives exactly as long."""
         return self._epoch
 
+    def begin_epoch(self) -> Epoch:
+        """A new epoch for this object's data."""
+        self._epoch = new_epoch()
+        return self._epoch
+
     def claim(
         self, key: str, ttl: Optional[float], value: str = "1", epoch: Optional[str] = None
     ) -> bool:

@@ -521,6 +521,12 @@ class RedisStore:
         self._epoch = self._run(read)
         return self._epoch
 
+    def begin_epoch(self) -> Epoch:
+        """Delete the epoch record and begin a new one (a script running in between begins
+        one itself: a new epoch either way)."""
+        self._run(lambda: self._client.delete(self._epoch_key))
+        return self.epoch(fresh=True)
+
     def _epoch_args(self, epoch: Optional[str]) -> List[str]:
         """The ARGV that scripts starting with ``_IN_EPOCH`` take first."""
         begin = new_epoch()

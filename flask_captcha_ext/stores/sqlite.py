@@ -51,6 +51,7 @@ _SCHEMA = (
 _EPOCH = "SELECT id, began FROM captcha_epoch"
 _BEGIN_EPOCH = "INSERT OR IGNORE INTO captcha_epoch (one, id, began) VALUES (1, ?, ?)"
 _ROTATE_EPOCH = "UPDATE captcha_epoch SET id = ?, began = ? WHERE id = ?"
+_NEW_EPOCH = "INSERT OR REPLACE INTO captcha_epoch (one, id, began) VALUES (1, ?, ?)"
 # Each operation is one statement; the names say which.
 _PUT = "INSERT OR REPLACE INTO captcha_store (key, value, expires_at) VALUES (?, ?, ?)"
 _GET = "SELECT value FROM captcha_store WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)"
@@ -433,6 +434,14 @@ class SQLiteStore:
             raise StoreUnavailable(f"SQLite store {self.path!r} did not keep its epoch")
         self._epoch = Epoch(row[0], row[1])
         return self._epoch
+
+    def begin_epoch(self) -> Epoch:
+        """Replace the file's epoch with a new one."""
+        fresh = new_epoch()
+        with self._db() as conn:
+            conn.execute(_NEW_EPOCH, fresh)
+        self._epoch = fresh
+        return fresh
 
     def _check_epoch(self, epoch: str) -> None:
         """Raise EpochChanged unless the file is in ``epoch`` now."""
