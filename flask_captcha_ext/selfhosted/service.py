@@ -18,8 +18,7 @@ from functools import lru_cache
 from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
-from limits import RateLimitItem, RateLimitItemPerMinute, parse_many
-
+from ..rates import RateLimit, parse_many, per_minute
 from ..result import VerificationResult
 from ..settings import Settings
 from ..stores import Store, StoreUnavailable
@@ -181,7 +180,7 @@ class CaptchaService:
                 {"Retry-After": str(retry_after)},
             )
 
-    def quota(self, key: SiteKey, endpoint: str) -> Tuple[RateLimitItem, ...]:
+    def quota(self, key: SiteKey, endpoint: str) -> Tuple[RateLimit, ...]:
         """The per-site-key quota of ``endpoint`` ("generate" or "validate"): none for the app's
         own key (every visitor shares it, so a cap would let anyone lock them all out); for keys
         made with ``keys create``, the key's own limit, else CAPTCHA_RATE_LIMIT_GENERATE /
@@ -523,12 +522,12 @@ def network_of(client_ip: str, prefixes: Tuple[int, int] = (32, 64)) -> str:
 
 
 @lru_cache(maxsize=16)
-def per_minute_item(amount: int) -> RateLimitItem:
-    return RateLimitItemPerMinute(amount)
+def per_minute_item(amount: int) -> RateLimit:
+    return per_minute(amount)
 
 
 @lru_cache(maxsize=256)
-def parse_limits(text: str) -> Tuple[RateLimitItem, ...]:
+def parse_limits(text: str) -> Tuple[RateLimit, ...]:
     """A site key's own limit string ("100/hour"; "" or "none": no limit), parsed once."""
     if text.strip().lower() in ("", "none"):
         return ()
