@@ -45,7 +45,6 @@ from ..result import (
     VerificationResult,
 )
 from .glue import GLUE_JS
-from .http import Call, HttpClient, Reply
 from .policy import Policy
 
 if TYPE_CHECKING:
@@ -53,6 +52,7 @@ if TYPE_CHECKING:
     from ..stores import Store
     from ..widget import WidgetOptions
     from .aio import AsyncHttpClient
+    from .http import Call, HttpClient, Reply
 
 log = logging.getLogger("flask_captcha_ext.providers")
 
