@@ -17,8 +17,9 @@ statements with ``time.perf_counter`` and reporting its peak RSS (``ru_maxrss``)
 
 One untimed run of each first writes the bytecode caches (``__pycache__``, as ``pip install``
 compiles an installed package; PYTHONDONTWRITEBYTECODE is dropped for these processes, since
-compiling our sources on every start would be measured against Flask-WTF's cached bytecode;
-``--no-bytecode`` measures that case). Rounds alternate the three (in a
+compiling our sources on every start would be measured against Flask-WTF's cached bytecode).
+``--root DIR`` measures the package in another checkout (e.g. ``git archive`` of an older
+commit). Rounds alternate the three (in a
 rotating order) so that machine load hits them alike; medians are printed with the ratio to the
 baseline. Target (issue 14): ``init_app`` <= 1.2x ``flask_wtf``, peak RSS within 10 MiB of it.
 """
@@ -74,13 +75,10 @@ CASES["init_pow"] = CASES["init_app"].replace(
 )
 
 
-def run(case: str, bytecode: bool = True) -> Dict[str, float]:
+def run(case: str, root: Path = ROOT) -> Dict[str, float]:
     """One fresh process running ``case``: its timed milliseconds and peak RSS (MiB)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if bytecode:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-    else:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory() as instance:
         out = subprocess.run(
             [sys.executable, "-c", CASES[case] + _REPORT, instance],
@@ -96,27 +94,23 @@ def run(case: str, bytecode: bool = True) -> Dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="measurements of each (>= 5)")
-    parser.add_argument(
-        "--no-bytecode", action="store_true", help="write no __pycache__ (our sources compile)"
-    )
+    parser.add_argument("--root", type=Path, default=ROOT, help="checkout to import ours from")
     args = parser.parse_args()
-    bytecode = not args.no_bytecode
     names = list(CASES)
     for name in names:
-        run(name, bytecode)  # bytecode caches
+        run(name, args.root)  # bytecode caches
     results: Dict[str, List[Dict[str, float]]] = {name: [] for name in names}
     for i in range(args.rounds):
         order = names[i % len(names) :] + names[: i % len(names)]
         for name in order:
-            results[name].append(run(name, bytecode))
+            results[name].append(run(name, args.root))
         line = "  ".join(f"{n} {results[n][-1]['ms']:6.1f} ms" for n in names)
         print(f"round {i + 1}: {line}", flush=True)
 
     ms = {n: statistics.median(r["ms"] for r in results[n]) for n in names}
     rss = {n: statistics.median(r["rss_mib"] for r in results[n]) for n in names}
     base = "flask_wtf"
-    cached = "bytecode cached" if bytecode else "no bytecode cache for our sources"
-    print(f"\nPython {sys.version.split()[0]}, {args.rounds} rounds, {cached}, medians:")
+    print(f"\nPython {sys.version.split()[0]}, {args.rounds} rounds, ours from {args.root}:")
     print(f"{'':10} {'time ms':>8} {'vs flask_wtf':>13} {'peak RSS MiB':>13} {'vs flask_wtf':>13}")
     for n in names:
         print(
