@@ -34,9 +34,7 @@ setup(
         "WTForms>=3.0",
         "requests>=2.31",
         "flask-cors>=4.0",
-        "PyJWT>=2.8",
         "Pillow>=10.1",
-        "limits>=3.13",
         "altcha>=2.0",
     ],
     extras_require={
@@ -54,6 +52,10 @@ setup(
             "httpx>=0.25",
             "asgiref>=3.2",
             "pytest>=7.4",
+            # tests/test_rates.py: our rate-limit strings and counter names are limits' own.
+            "limits>=3.13",
+            # tests/test_jws.py: our HS256 tokens are PyJWT's, byte for byte.
+            "PyJWT>=2.8",
             "pytest-timeout>=2.2",
             "hypothesis>=6.90",
             "playwright>=1.40",

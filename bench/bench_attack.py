@@ -71,8 +71,8 @@ PBKDF2_BY = "hashlib" if PBKDF2HMAC is None else "cryptography"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flask import Flask, abort, send_from_directory  # noqa: E402
-from limits import parse_many  # noqa: E402
 
+from flask_captcha_ext.rates import parse_many  # noqa: E402
 from flask_captcha_ext.selfhosted.pow import ALGORITHMS, ProofOfWork  # noqa: E402
 from flask_captcha_ext.selfhosted.pressure import Pressure  # noqa: E402
 from flask_captcha_ext.selfhosted.sitekeys import derived_key_pair  # noqa: E402

@@ -122,10 +122,20 @@ def build_state(app: Flask, failure: FailureResponder) -> CaptchaState:
         )
     if api:  # the endpoints sign tokens
         _check_secret(app, made_up)
+        _prepare(service, settings)
     _warn_about_switches(app, settings)
     return CaptchaState(
         settings, store, service, provider, failure, api, settings_snapshot(app.config)
     )
+
+
+def _prepare(service: CaptchaService, settings: Settings) -> None:
+    """Load now what the endpoints will use (the ``altcha`` library; the image renderer, with
+    Pillow, when images are issued), so a fresh worker's first request costs what its thousandth
+    does; an app whose endpoints are off never loads them."""
+    service.pow.prepare()
+    if "image" in settings.challenge_types:
+        service.kinds["image"].prepare()  # type: ignore[attr-defined]
 
 
 def _master_secret(app: Flask) -> tuple[bytes, bool]:
@@ -300,8 +310,6 @@ def _build_service(settings: Settings, store: Store, master: bytes) -> CaptchaSe
         "image": ImageChallenge(answer_key, settings.image_length),
         "math": MathChallenge(answer_key),
     }
-    if "image" in settings.challenge_types:
-        kinds["image"].prepare()
     if settings.pow_algorithm == "ARGON2ID":
         try:
             import argon2  # noqa: F401 - the server checks Argon2id with argon2-cffi

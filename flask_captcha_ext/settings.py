@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from limits import RateLimitItem, parse_many
+from .rates import RateLimit, parse_many
 
 PREFIX = "CAPTCHA_"
 PROVIDERS = (
@@ -191,7 +191,7 @@ def int_between(low: int, high: int) -> Parser:
     return parse
 
 
-def rate_limits(value: Any, name: str) -> Tuple[RateLimitItem, ...]:
+def rate_limits(value: Any, name: str) -> Tuple[RateLimit, ...]:
     if value is None or value == "":
         return ()
     try:
@@ -355,12 +355,12 @@ class Settings:
         challenge_types,
         "types `generate` may issue and `verify` accepts; `math` is opt-in",
     )
-    rate_limit_generate: Tuple[RateLimitItem, ...] = key(
+    rate_limit_generate: Tuple[RateLimit, ...] = key(
         "100/hour",
         rate_limits,
         "quota of each key made with `keys create` (`None`: none); the app's own key has none",
     )
-    rate_limit_validate: Tuple[RateLimitItem, ...] = key(
+    rate_limit_validate: Tuple[RateLimit, ...] = key(
         "200/hour",
         rate_limits,
         "quota of each key made with `keys create` (`None`: none); the app's own key has none",
@@ -371,10 +371,10 @@ class Settings:
         "what one client network is, for per-network limits and pressure: IPv4 and IPv6 prefix "
         "lengths",
     )
-    rate_limit_ip_generate: Tuple[RateLimitItem, ...] = key(
+    rate_limit_ip_generate: Tuple[RateLimit, ...] = key(
         "30/minute", rate_limits, "per client network (IPv4 address, IPv6 /64)"
     )
-    rate_limit_ip_validate: Tuple[RateLimitItem, ...] = key(
+    rate_limit_ip_validate: Tuple[RateLimit, ...] = key(
         "60/minute", rate_limits, "per client network (IPv4 address, IPv6 /64)"
     )
     cors_origins: Tuple[str, ...] = key(

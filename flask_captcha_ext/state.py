@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
 from flask import Flask, current_app
 
-from .failure import FailureResponder
-from .providers.base import Provider
-from .selfhosted.service import CaptchaService
-from .settings import Settings
-from .stores import Store
+if TYPE_CHECKING:
+    from .failure import FailureResponder
+    from .providers.base import Provider
+    from .selfhosted.service import CaptchaService
+    from .settings import Settings
+    from .stores import Store
 
 
 @dataclass

@@ -5,6 +5,9 @@ check, a central self-hosted service (CAPTCHA_VERIFY_URL), a third-party service
 service with the self-hosted fallback (CAPTCHA_FALLBACK). It also refuses what a provider cannot
 honour (missing keys, CAPTCHA_FAIL_OPEN where nothing may fail open). Adding a third-party
 provider is one module (a ``BaseProvider`` subclass) and one line in ``REGISTRY``.
+
+The HTTP clients (``requests``/``urllib3``, and ``httpx`` for the async one) are imported only
+when a provider that asks a server is configured: the local self-hosted check needs neither.
 """
 
 from __future__ import annotations
@@ -12,19 +15,19 @@ from __future__ import annotations
 import ipaddress
 import logging
 from importlib import import_module
-from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple, Type
 from urllib.parse import urlsplit
 
 from ..settings import ConfigError
-from .aio import AsyncHttpClient
 from .base import BaseProvider, Provider, WidgetSource
 from .fallback import FallbackProvider
-from .http import ClientOptions, HttpClient, ca_bundle_from_env
 from .local import LocalProvider, local_policy
 
 if TYPE_CHECKING:
     from ..selfhosted.service import CaptchaService
     from ..settings import Settings
+    from .aio import AsyncHttpClient
+    from .http import ClientOptions, HttpClient
 
 __all__ = [
     "REGISTRY",
@@ -63,6 +66,19 @@ ALWAYS_PASS_SECRETS = (
 )
 
 Endpoints = Callable[[], Dict[str, str]]
+
+#: Names re-exported from the HTTP modules, imported on first access (PEP 562).
+_LAZY = {"AsyncHttpClient": ".aio", "ClientOptions": ".http", "HttpClient": ".http"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted({*globals(), *_LAZY})
 
 
 def provider_class(name: str) -> Type[BaseProvider]:
@@ -127,6 +143,9 @@ def own_key_pair(settings: Settings, derived_key: str, derived_secret: str) -> T
 def _http_provider(
     settings: Settings, service: Optional[CaptchaService], ca_bundle: Optional[str]
 ) -> BaseProvider:
+    from .aio import AsyncHttpClient
+    from .http import ClientOptions, HttpClient, ca_bundle_from_env
+
     cls = provider_class(settings.provider)
     _check_verify_url(settings)
     options = ClientOptions(

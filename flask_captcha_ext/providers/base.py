@@ -15,7 +15,6 @@ app chose CAPTCHA_FAIL_OPEN; every other failure fails closed.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 import secrets
@@ -45,7 +44,6 @@ from ..result import (
     VerificationResult,
 )
 from .glue import GLUE_JS
-from .http import Call, HttpClient, Reply
 from .policy import Policy
 
 if TYPE_CHECKING:
@@ -53,6 +51,7 @@ if TYPE_CHECKING:
     from ..stores import Store
     from ..widget import WidgetOptions
     from .aio import AsyncHttpClient
+    from .http import Call, HttpClient, Reply
 
 log = logging.getLogger("flask_captcha_ext.providers")
 
@@ -239,6 +238,8 @@ class BaseProvider(Provider):
             call = self._prepare(token, remote_ip)
             result = self.interpret(await self.aio.send(call), call)
             if self.settles and result.success:
+                import asyncio  # only async views come here: the others never load asyncio
+
                 result = await asyncio.get_running_loop().run_in_executor(
                     None, self.settle, result, call
                 )

@@ -20,7 +20,6 @@ from werkzeug.formparser import parse_form_data
 
 from ..state import get_state
 from ..stores import StoreUnavailable
-from .openapi import openapi_document
 from .pow import challenge_id_of
 from .service import ApiError, CaptchaService, request_origin
 from .siteverify import siteverify as check_siteverify
@@ -210,6 +209,8 @@ def create_blueprint(cors_origins: Tuple[str, ...]) -> Blueprint:
 
     @bp.get("/openapi.json")
     def openapi() -> Response:
+        from .openapi import openapi_document  # a large document, built on first request
+
         settings = _service().settings
         return jsonify(openapi_document(settings.url_prefix, settings.pow_levels[-1][2]))
 

@@ -12,7 +12,9 @@ ALTCHA widgets 1.x/2.x) are cheap for native code and kept for existing clients.
 The ``altcha`` library makes and checks every challenge. What it lacks, this module adds: the
 issued challenge is kept server-side (single use, no trusting what the client sends back) and a
 solution is checked against that copy; with a key signature the check is one HMAC, however much
-work the challenge demanded. No Flask.
+work the challenge demanded. No Flask. ``altcha`` is imported when first needed, or by
+:meth:`ProofOfWork.prepare` at ``init_app`` in apps that issue challenges (apps that never do, and
+``import flask_captcha_ext``, do without it).
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Dict, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Dict, NamedTuple, Optional
 
-import altcha
-from altcha import v1 as altcha_v1
+if TYPE_CHECKING:
+    import altcha
 
 # A v2 payload is ~700 characters; anything much longer is junk (the service caps input at 4096).
 MAX_PAYLOAD_LENGTH = 3072
@@ -83,6 +85,10 @@ class ProofOfWork:
         self._key = hmac_key
         self._key_key = hmac_key[::-1]
 
+    def prepare(self) -> None:
+        """Import the ``altcha`` library now, so that no request of a fresh worker pays for it."""
+        import altcha  # noqa: F401
+
     def bound(self, work: float) -> int:
         """How many counters a challenge of ``work`` times the base may hide its answer among:
         the expected search (half the bound) costs a visitor ``target_ms * work``."""
@@ -92,6 +98,8 @@ class ProofOfWork:
         """A challenge of ``work`` base units for ``challenge_id`` (kept in its signed data, so
         the official widget's payload names the challenge it solves). ``with_answer`` also makes
         the solution (one more key derivation; only the testing hook asks)."""
+        import altcha
+
         bound = self.bound(work)
         counter = secrets.randbelow(bound)
         expires = int(time.time()) + self.ttl
@@ -117,6 +125,8 @@ class ProofOfWork:
         return IssuedWork(public, json.dumps(public), answer)
 
     def _issue_v1(self, challenge_id: str, bound: int, number: int, expires: int) -> IssuedWork:
+        from altcha import v1 as altcha_v1
+
         made = altcha_v1.create_challenge(
             altcha_v1.ChallengeOptions(
                 algorithm="SHA-256",
@@ -142,6 +152,8 @@ class ProofOfWork:
     def check(self, state: str, proof: Any) -> bool:
         """Whether ``proof`` (the base64 payload a widget posts) solves the issued challenge
         kept in ``state``; only the client's solution is read, never its copy of the challenge."""
+        import altcha
+
         issued = json.loads(state)
         data = decode_payload(proof)
         if data is None:
@@ -163,6 +175,8 @@ class ProofOfWork:
         return bool(result.verified)
 
     def _check_v1(self, issued: Dict[str, Any], data: Dict[str, Any]) -> bool:
+        from altcha import v1 as altcha_v1
+
         number = data.get("number")
         if type(number) is not int or not 0 <= number <= issued["maxnumber"]:
             return False
@@ -176,6 +190,8 @@ class ProofOfWork:
 
 def derive_key(parameters: altcha.ChallengeParameters, counter: int) -> str:
     """The key a v2 challenge's ``counter`` derives (hex), with the library's own functions."""
+    import altcha
+
     derive = {
         "PBKDF2/SHA-256": altcha.derive_key_pbkdf2,
         "SHA-256": altcha.derive_key_sha,

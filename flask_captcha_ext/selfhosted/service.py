@@ -19,8 +19,7 @@ from functools import lru_cache
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
-from limits import RateLimitItem, RateLimitItemPerMinute, parse_many
-
+from ..rates import RateLimit, parse_many, per_minute
 from ..result import VerificationResult
 from ..settings import Settings
 from ..stores import Store, StoreUnavailable
@@ -191,7 +190,7 @@ class CaptchaService:
         made = self.generate(site_key, "pow", client_ip, origin, wanted, action)
         return made["challenge"]
 
-    def _ceiling(self) -> Tuple[RateLimitItem, ...]:
+    def _ceiling(self) -> Tuple[RateLimit, ...]:
         """The bound on a site key's live challenges (so the store stays bounded whoever asks):
         CAPTCHA_MAX_LIVE_CHALLENGES spread over per-minute windows, so that beyond it the wait is
         at most a minute. Over it is a 503: the service is busy, nobody in particular is
@@ -202,7 +201,7 @@ class CaptchaService:
     def _put_counted(
         self,
         draft: Draft,
-        groups: Sequence[Tuple[Sequence[RateLimitItem], Tuple[str, ...]]],
+        groups: Sequence[Tuple[Sequence[RateLimit], Tuple[str, ...]]],
         extra: Sequence[Counter] = (),
     ) -> List[Tuple[int, float]]:
         """Count the limit ``groups`` (site key, network, live ceiling, in this order) and the
@@ -237,7 +236,7 @@ class CaptchaService:
         assert stored
         return counts
 
-    def quota(self, key: SiteKey, endpoint: str) -> Tuple[RateLimitItem, ...]:
+    def quota(self, key: SiteKey, endpoint: str) -> Tuple[RateLimit, ...]:
         """The per-site-key quota of ``endpoint`` ("generate" or "validate"): none for the app's
         own key (every visitor shares it, so a cap would let anyone lock them all out); for keys
         made with ``keys create``, the key's own limit, else CAPTCHA_RATE_LIMIT_GENERATE /
@@ -554,11 +553,6 @@ class CaptchaService:
         if not any(normalize_origin(allowed) == origin for allowed in key.origins):
             raise ApiError(403, "this site key may not be used from this origin")
 
-    def _limit(self, items: Any, endpoint: str, scope: str, ident: str) -> None:
-        retry_after = self.limiter.hit(items, endpoint, scope, ident)
-        if retry_after is not None:
-            raise _rate_limited(scope, retry_after)
-
 
 def _rate_limited(scope: str, retry_after: int) -> ApiError:
     """The 429 for an exceeded limit of ``scope`` (``"key"`` or ``"ip"``), worded for a person."""
@@ -599,12 +593,12 @@ def network_of(client_ip: str, prefixes: Tuple[int, int] = (32, 64)) -> str:
 
 
 @lru_cache(maxsize=16)
-def per_minute_item(amount: int) -> RateLimitItem:
-    return RateLimitItemPerMinute(amount)
+def per_minute_item(amount: int) -> RateLimit:
+    return per_minute(amount)
 
 
 @lru_cache(maxsize=256)
-def parse_limits(text: str) -> Tuple[RateLimitItem, ...]:
+def parse_limits(text: str) -> Tuple[RateLimit, ...]:
     """A site key's own limit string ("100/hour"; "" or "none": no limit), parsed once."""
     if text.strip().lower() in ("", "none"):
         return ()
