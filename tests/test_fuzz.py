@@ -1166,9 +1166,9 @@ def test_decode_payload_and_challenge_id_of_take_anything(
     sent = data.draw(st.one_of(st.just(junk), payloads(one.answer, two.answer)), label="payload")
     decoded = decode_payload(sent)
     named = challenge_id_of(sent)
-    try:  # the reference: strict base64 of JSON, at most 3,072 characters
+    try:  # the reference: strict base64 of UTF-8 JSON (RFC 8259), at most 3,072 characters
         assert isinstance(sent, str) and 0 < len(sent) <= 3_072
-        strict = json.loads(base64.b64decode(sent.strip(), validate=True))
+        strict = json.loads(base64.b64decode(sent.strip(), validate=True).decode("utf-8"))
     except (AssertionError, ValueError, RecursionError):
         strict = None
     assert decoded == (strict if isinstance(strict, dict) else None)
