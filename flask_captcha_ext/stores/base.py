@@ -219,3 +219,29 @@ def take_counted_in_parts(
         if any(count > limit for (count, _), limit in zip(counts, limits)):
             return None, counts
         return store.take(key), counts
+
+
+class CountedInParts:
+    """``take_counted`` and ``put_counted`` built from a store's own simpler operations inside
+    one ``batch`` (one transaction on SQLite): for the stores that have no scripts."""
+
+    def take_counted(
+        self,
+        key: str,
+        counters: Sequence[Counter],
+        live_counters: Sequence[Counter] = (),
+        epoch: Optional[str] = None,
+    ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
+        """Count, then take unless a limit is exceeded (see the Store protocol)."""
+        return take_counted_in_parts(self, key, counters, live_counters, epoch)  # type: ignore[arg-type]
+
+    def put_counted(
+        self,
+        key: str,
+        value: str,
+        ttl: Optional[float],
+        counters: Sequence[Counter],
+        epoch: Optional[str] = None,
+    ) -> Tuple[bool, List[Tuple[int, float]]]:
+        """Count, then put unless a limit is exceeded (see the Store protocol)."""
+        return put_counted_in_parts(self, key, value, ttl, counters, epoch)  # type: ignore[arg-type]

@@ -11,21 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import nullcontext
-from typing import ContextManager, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import ContextManager, Dict, Iterator, List, Optional, Tuple
 
-from .base import (
-    Counter,
-    Epoch,
-    EpochChanged,
-    new_epoch,
-    put_counted_in_parts,
-    take_counted_in_parts,
-)
+from .base import CountedInParts, Epoch, EpochChanged, new_epoch
 
 _Entry = Tuple[str, Optional[float]]  # (value, monotonic expiry or None)
 
 
-class MemoryStore:
+class MemoryStore(CountedInParts):
     """A thread-safe, process-local :class:`~flask_captcha_ext.stores.base.Store`."""
 
     def __init__(self, *, sweep_interval: float = 5.0) -> None:
@@ -123,27 +116,6 @@ class MemoryStore:
             self._data[key] = (str(count), expires_at)
             self._maybe_sweep(now)
             return count, max(0.0, expires_at - now)
-
-    def take_counted(
-        self,
-        key: str,
-        counters: Sequence[Counter],
-        live_counters: Sequence[Counter] = (),
-        epoch: Optional[str] = None,
-    ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
-        """Count, then take unless a limit is exceeded (see the Store protocol)."""
-        return take_counted_in_parts(self, key, counters, live_counters, epoch)
-
-    def put_counted(
-        self,
-        key: str,
-        value: str,
-        ttl: Optional[float],
-        counters: Sequence[Counter],
-        epoch: Optional[str] = None,
-    ) -> Tuple[bool, List[Tuple[int, float]]]:
-        """Count, then put unless a limit is exceeded (see the Store protocol)."""
-        return put_counted_in_parts(self, key, value, ttl, counters, epoch)
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""

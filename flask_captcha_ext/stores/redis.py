@@ -75,6 +75,19 @@ end
 return {count, ttl}
 """
 
+# count_one(): INCR ``key``, starting its window of ``window`` ms when it is new; count and PTTL.
+_COUNT = """
+local function count_one(key, window)
+  local count = redis.call('INCR', key)
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then
+    redis.call('PEXPIRE', key, window)
+    ttl = tonumber(window)
+  end
+  return count, ttl
+end
+"""
+
 # What the scripts read of the server (INFO; '0' and '' where INFO is not allowed): how many keys
 # it has evicted, and the id of the data set it holds (master_replid: a new one after a resync
 # from another server or a promotion). Scripts record both with the epoch; either one moving
@@ -92,64 +105,58 @@ local function server_state()
 end
 """
 
-# Begins an epoch (KEYS[1]; ARGV id, began, run id) unless there is one; returns {id, began}.
-_BEGIN_EPOCH = _SERVER_STATE + """
-if redis.call('EXISTS', KEYS[1]) == 0 then
+# settle(): the epoch at ``key``, begun anew (``id``, ``began``, ``run``) when it is gone, when the
+# server process is another than the one that wrote it (``check_run``: the caller knows the run
+# id), when the server holds another data set, or (``watch``) when it evicted keys since. Returns
+# id, began and why a new one began ('' when it stays).
+_SETTLE = _SERVER_STATE + """
+local function settle(key, id, began, run, watch, check_run)
+  local known = redis.call('HMGET', key, 'id', 'began', 'run', 'evicted', 'replid')
   local evicted, replid = server_state()
-  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'began', ARGV[2], 'run', ARGV[3],
-             'evicted', evicted, 'replid', replid)
+  local why = ''
+  if not known[1] then
+    why = 'gone'
+  elseif check_run and known[3] ~= run then
+    why = 'restarted'
+  elseif known[5] ~= replid then
+    why = 'resynced'
+  elseif watch and known[4] ~= evicted then
+    why = 'evicted'
+  else
+    return known[1], known[2], ''
+  end
+  redis.call('HSET', key, 'id', id, 'began', began, 'run', run, 'evicted', evicted,
+             'replid', replid)
+  return id, began, why
 end
-return redis.call('HMGET', KEYS[1], 'id', 'began')
 """
 
-# On every new connection: the epoch (KEYS[1]) stays while the server process that wrote it
-# (ARGV[1], its run id) answers with the same data set and (ARGV[4] '1': evictions are watched)
-# has evicted nothing since; else a new one begins (ARGV[2], ARGV[3]). Returns {id, began, why a
-# new one began or ''}.
-_CONNECT_EPOCH = _SERVER_STATE + """
-local known = redis.call('HMGET', KEYS[1], 'id', 'began', 'run', 'evicted', 'replid')
-local evicted, replid = server_state()
-local why = ''
-if not known[1] then
+# The epoch (KEYS[1]), begun (ARGV id, began, run id) unless it holds; returns {id, began}.
+_BEGIN_EPOCH = _SETTLE + """
+local id, began = settle(KEYS[1], ARGV[1], ARGV[2], ARGV[3], false, false)
+return {id, began}
+"""
+
+# On every new connection: settle() with the run id this connection read (ARGV[1]), the epoch
+# to begin (ARGV[2], ARGV[3]) and whether evictions are watched (ARGV[4] '1'). Returns {id,
+# began, why}; a missing epoch is 'none' here (a new database, or one flushed before we came).
+_CONNECT_EPOCH = _SETTLE + """
+local id, began, why = settle(KEYS[1], ARGV[2], ARGV[3], ARGV[1], ARGV[4] == '1', true)
+if why == 'gone' then
   why = 'none'
-elseif known[3] ~= ARGV[1] then
-  why = 'restarted'
-elseif known[5] ~= replid then
-  why = 'resynced'
-elseif ARGV[4] == '1' and known[4] ~= evicted then
-  why = 'evicted'
-else
-  return {known[1], known[2], ''}
 end
-redis.call('HSET', KEYS[1], 'id', ARGV[2], 'began', ARGV[3], 'run', ARGV[1],
-           'evicted', evicted, 'replid', replid)
-return {ARGV[2], ARGV[3], why}
+return {id, began, why}
 """
 
 # The preamble of scripts that act only within an epoch: KEYS[1] the epoch, ARGV[1] the one
-# expected ('' for none), ARGV[2..4] the epoch to begin (id, began, run id) if the key is gone,
-# the server holds another data set than when it began, or (ARGV[5] '1') it evicted keys since.
-# Refuses with an "EPOCH <id> <began> [<why a new one began>]" error reply, having changed
-# nothing else.
-_IN_EPOCH = _SERVER_STATE + """
+# expected ('' for none), ARGV[2..4] the epoch to begin (id, began, run id) and ARGV[5] '1' when
+# evictions are watched, for settle(). Refuses with an "EPOCH <id> <began> [<why a new one
+# began>]" error reply, having changed nothing else.
+_IN_EPOCH = _SETTLE + """
 if ARGV[1] ~= '' then
-  local current = redis.call('HMGET', KEYS[1], 'id', 'began', 'evicted', 'replid')
-  local evicted, replid = server_state()
-  local why = ''
-  if not current[1] then
-    why = ' gone'
-  elseif current[4] ~= replid then
-    why = ' resynced'
-  elseif ARGV[5] == '1' and current[3] ~= evicted then
-    why = ' evicted'
-  end
-  if why ~= '' then
-    redis.call('HSET', KEYS[1], 'id', ARGV[2], 'began', ARGV[3], 'run', ARGV[4],
-               'evicted', evicted, 'replid', replid)
-    current = {ARGV[2], ARGV[3]}
-  end
-  if current[1] ~= ARGV[1] then
-    return redis.error_reply('EPOCH ' .. current[1] .. ' ' .. current[2] .. why)
+  local id, began, why = settle(KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5] == '1', false)
+  if id ~= ARGV[1] then
+    return redis.error_reply('EPOCH ' .. id .. ' ' .. began .. ' ' .. why)
   end
 end
 """
@@ -166,21 +173,15 @@ return redis.call('SET', KEYS[2], ARGV[6], 'NX', 'PX', ARGV[7]) and 1 or 0
 # counters count always (the rest only when KEYS[2] exists), then window ms and limit per
 # counter. Counts as _INCR_SCRIPT does, then GETDELs KEYS[2] unless a count is over its limit.
 # Returns {value or false, count1, pttl1, count2, pttl2, ...}: one round trip for validate.
-_TAKE_COUNTED_SCRIPT = _IN_EPOCH + """
+_TAKE_COUNTED_SCRIPT = _IN_EPOCH + _COUNT + """
 local reply = {false}
 local over = false
 local always = tonumber(ARGV[6])
 local live = redis.call('EXISTS', KEYS[2]) == 1
 for i = 3, #KEYS do
-  local window = tonumber(ARGV[2 * i + 1])
   local count, ttl = 0, 0
   if i - 2 <= always or live then
-    count = redis.call('INCR', KEYS[i])
-    ttl = redis.call('PTTL', KEYS[i])
-    if ttl < 0 then
-      redis.call('PEXPIRE', KEYS[i], window)
-      ttl = window
-    end
+    count, ttl = count_one(KEYS[i], ARGV[2 * i + 1])
   end
   if count > tonumber(ARGV[2 * i + 2]) then
     over = true
@@ -199,19 +200,13 @@ return reply
 # ARGV[7] its TTL in ms ('' for none), then window ms and limit per counter. Counts each counter
 # as _INCR_SCRIPT does, in turn, stopping at the first over its limit; SETs KEYS[2] unless one
 # was. Returns {1 if put else 0, count1, pttl1, ...} (0, 0 for counters left alone).
-_PUT_COUNTED_SCRIPT = _IN_EPOCH + """
+_PUT_COUNTED_SCRIPT = _IN_EPOCH + _COUNT + """
 local reply = {0}
 local over = false
 for i = 3, #KEYS do
   local count, ttl = 0, 0
   if not over then
-    local window = tonumber(ARGV[2 * i + 2])
-    count = redis.call('INCR', KEYS[i])
-    ttl = redis.call('PTTL', KEYS[i])
-    if ttl < 0 then
-      redis.call('PEXPIRE', KEYS[i], window)
-      ttl = window
-    end
+    count, ttl = count_one(KEYS[i], ARGV[2 * i + 2])
     over = count > tonumber(ARGV[2 * i + 3])
   end
   reply[#reply + 1] = count

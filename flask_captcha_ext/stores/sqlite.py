@@ -26,16 +26,14 @@ import stat
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Optional, Tuple, Union
 
 from .base import (
-    Counter,
+    CountedInParts,
     Epoch,
     EpochChanged,
     StoreUnavailable,
     new_epoch,
-    put_counted_in_parts,
-    take_counted_in_parts,
 )
 
 log = logging.getLogger(__name__)
@@ -163,7 +161,7 @@ def _tighten(path: str, mode: int, target: Union[str, int]) -> None:
         )
 
 
-class SQLiteStore:
+class SQLiteStore(CountedInParts):
     """A :class:`~flask_captcha_ext.stores.base.Store` in one SQLite file.
 
     ``timeout`` is SQLite's busy timeout: how long an operation waits for another process's
@@ -496,28 +494,6 @@ class SQLiteStore:
             conn.execute(_PUT, (key, str(count), expires_at))
         self._after_write(now)
         return count, max(0.0, expires_at - now)
-
-    def take_counted(
-        self,
-        key: str,
-        counters: Sequence[Counter],
-        live_counters: Sequence[Counter] = (),
-        epoch: Optional[str] = None,
-    ) -> Tuple[Optional[str], List[Tuple[int, float]]]:
-        """Count, then take unless a limit is exceeded (see the Store protocol): one
-        transaction, which reads the epoch first when ``epoch`` is given."""
-        return take_counted_in_parts(self, key, counters, live_counters, epoch)
-
-    def put_counted(
-        self,
-        key: str,
-        value: str,
-        ttl: Optional[float],
-        counters: Sequence[Counter],
-        epoch: Optional[str] = None,
-    ) -> Tuple[bool, List[Tuple[int, float]]]:
-        """Count, then put unless a limit is exceeded (see the Store protocol)."""
-        return put_counted_in_parts(self, key, value, ttl, counters, epoch)
 
     def delete(self, key: str) -> None:
         """Remove ``key`` if present."""
