@@ -4,28 +4,12 @@ policy and persistence from a real redis-server and refuses or warns, naming the
 from __future__ import annotations
 
 import logging
-from typing import Iterator
 
 import pytest
 from flask import Flask
 
 from flask_captcha_ext import CaptchaExt, ConfigError
-from tests.support import RedisServer, free_port
-
-
-@pytest.fixture
-def started() -> Iterator[list[RedisServer]]:
-    servers: list[RedisServer] = []
-    yield servers
-    for server in servers:
-        server.stop()
-
-
-def _server(started: list[RedisServer], **options: str) -> RedisServer:
-    server = RedisServer(**options)
-    server.start()
-    started.append(server)
-    return server
+from tests.support import free_port
 
 
 def _app(url: str, **config: object) -> Flask:
@@ -35,8 +19,8 @@ def _app(url: str, **config: object) -> Flask:
 
 
 @pytest.mark.parametrize("policy", ["allkeys-lru", "volatile-ttl"])
-def test_an_evicting_policy_is_a_config_error(started, policy: str) -> None:
-    server = _server(started, maxmemory_policy=policy, appendonly="yes")
+def test_an_evicting_policy_is_a_config_error(new_redis, policy: str) -> None:
+    server = new_redis(maxmemory_policy=policy, appendonly="yes")
     with pytest.raises(ConfigError) as refused:
         CaptchaExt(_app(server.url))
     message = str(refused.value)
@@ -44,23 +28,23 @@ def test_an_evicting_policy_is_a_config_error(started, policy: str) -> None:
     assert "CAPTCHA_REDIS_ALLOW_EVICTION" in message and "noeviction" in message
 
 
-def test_eviction_allowed_explicitly(started) -> None:
-    server = _server(started, maxmemory_policy="allkeys-lru", appendonly="yes")
+def test_eviction_allowed_explicitly(new_redis) -> None:
+    server = new_redis(maxmemory_policy="allkeys-lru", appendonly="yes")
     app = _app(server.url, CAPTCHA_REDIS_ALLOW_EVICTION=True)
     CaptchaExt(app)
     assert "captcha" in app.extensions
 
 
-def test_no_persistence_is_a_warning_naming_the_setting(started, caplog) -> None:
-    server = _server(started)  # the fixture's default: save "" and appendonly no
+def test_no_persistence_is_a_warning_naming_the_setting(new_redis, caplog) -> None:
+    server = new_redis()  # the fixture's default: save "" and appendonly no
     with caplog.at_level(logging.WARNING):
         CaptchaExt(_app(server.url))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("appendonly" in w and "keeps nothing on disk" in w for w in warnings), warnings
 
 
-def test_the_recommended_configuration_passes_quietly(started, caplog) -> None:
-    server = _server(started, appendonly="yes", appendfsync="everysec")
+def test_the_recommended_configuration_passes_quietly(new_redis, caplog) -> None:
+    server = new_redis(appendonly="yes", appendfsync="everysec")
     with caplog.at_level(logging.WARNING):
         CaptchaExt(_app(server.url))
     assert not [r for r in caplog.records if "CAPTCHA_STORE_URL" in r.getMessage()]

@@ -19,7 +19,7 @@ import sqlite3
 import time
 from contextlib import closing
 from pathlib import Path
-from typing import Iterator, List, Tuple
+from typing import List, Tuple
 
 import jwt
 import pytest
@@ -107,30 +107,15 @@ def _recovers(app: Flask) -> None:
 # -- Redis --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def redis_servers() -> Iterator[List[RedisServer]]:
-    started: List[RedisServer] = []
-    yield started
-    for server in started:
-        server.cleanup()
-
-
-def _redis(started: List[RedisServer], **options: str) -> RedisServer:
-    server = RedisServer(**options)
-    server.start()
-    started.append(server)
-    return server
-
-
 def _raw(server: RedisServer) -> redis_py.Redis:
     return redis_py.Redis.from_url(server.url, decode_responses=True)
 
 
-def test_redis_killed_and_restarted_from_its_last_snapshot(redis_servers, tmp_path, caplog):
+def test_redis_killed_and_restarted_from_its_last_snapshot(new_redis, tmp_path, caplog):
     """Default persistence (RDB snapshots): the snapshot holds the epoch and the challenges but
     not the claims written after it. SIGKILL, restart: the server reloads the snapshot, with a
     new run id, and the first connection begins a new epoch."""
-    server = _redis(redis_servers, save=DEFAULT_SAVE, appendonly="no")
+    server = new_redis(save=DEFAULT_SAVE, appendonly="no")
     app = _app(server.url, tmp_path)
     tokens = [solve(app, "math") for _ in range(SPENT)]
     bodies = _challenges(app, SPENT)
@@ -147,8 +132,8 @@ def test_redis_killed_and_restarted_from_its_last_snapshot(redis_servers, tmp_pa
     _recovers(app)
 
 
-def test_redis_killed_and_restarted_empty(redis_servers, tmp_path):
-    server = _redis(redis_servers)  # no persistence: it comes back empty
+def test_redis_killed_and_restarted_empty(new_redis, tmp_path):
+    server = new_redis()  # no persistence: it comes back empty
     app = _app(server.url, tmp_path)
     tokens = [solve(app, "math") for _ in range(SPENT)]
     _spend(app, tokens, [])
@@ -158,8 +143,8 @@ def test_redis_killed_and_restarted_empty(redis_servers, tmp_path):
     _recovers(app)
 
 
-def test_redis_flushed_under_a_running_app(redis_servers, tmp_path, caplog):
-    server = _redis(redis_servers, appendonly="yes")
+def test_redis_flushed_under_a_running_app(new_redis, tmp_path, caplog):
+    server = new_redis(appendonly="yes")
     app = _app(server.url, tmp_path)
     tokens = [solve(app, "math") for _ in range(SPENT)]
     _spend(app, tokens, [])
@@ -179,11 +164,11 @@ def _replicating(raw: redis_py.Redis, primary: RedisServer) -> None:
     raise AssertionError("the replica never caught up")
 
 
-def test_redis_primary_resynced_from_a_lagging_copy(redis_servers, tmp_path, caplog):
+def test_redis_primary_resynced_from_a_lagging_copy(new_redis, tmp_path, caplog):
     """Split brain or a failback: the same primary process (its run id unchanged) takes the data
     of a copy that fell behind. Its replication id changes, and the scripts see it."""
-    primary = _redis(redis_servers, appendonly="yes")
-    copy = _redis(redis_servers, appendonly="yes")
+    primary = new_redis(appendonly="yes")
+    copy = new_redis(appendonly="yes")
     raw_copy = _raw(copy)
     _replicating(raw_copy, primary)  # (a primary's first replica gives it a new replication id)
     app = _app(primary.url, tmp_path)
@@ -218,10 +203,10 @@ def _evict(server: RedisServer) -> int:
 
 
 @pytest.mark.parametrize("policy", ["allkeys-lru", "volatile-lru"])
-def test_redis_switched_to_an_evicting_policy_at_runtime(redis_servers, tmp_path, policy, caplog):
+def test_redis_switched_to_an_evicting_policy_at_runtime(new_redis, tmp_path, policy, caplog):
     """init_app refuses an evicting policy (tests/test_redis_durability.py); one set later with
     CONFIG SET is caught by the scripts themselves: keys evicted since the epoch began end it."""
-    server = _redis(redis_servers, appendonly="yes")
+    server = new_redis(appendonly="yes")
     app = _app(server.url, tmp_path)
     tokens = [solve(app, "math") for _ in range(SPENT)]
     _spend(app, tokens, [])
@@ -238,10 +223,10 @@ def test_redis_switched_to_an_evicting_policy_at_runtime(redis_servers, tmp_path
     _recovers(app)
 
 
-def test_eviction_allowed_keeps_people_passing(redis_servers, tmp_path):
+def test_eviction_allowed_keeps_people_passing(new_redis, tmp_path):
     """CAPTCHA_REDIS_ALLOW_EVICTION (a database shared with a cache, where evictions never stop)
     gives up the epoch's eviction watch, as documented: people keep passing, once each."""
-    server = _redis(redis_servers, maxmemory="4mb", maxmemory_policy="allkeys-lru")
+    server = new_redis(maxmemory="4mb", maxmemory_policy="allkeys-lru")
     app = _app(server.url, tmp_path, CAPTCHA_REDIS_ALLOW_EVICTION=True)
     solve(app, "math")
     assert _evict(server) > 0
@@ -249,11 +234,11 @@ def test_eviction_allowed_keeps_people_passing(redis_servers, tmp_path):
 
 
 def test_a_redis_without_info_still_catches_a_flush_and_says_what_it_cannot(
-    redis_servers, tmp_path, caplog
+    new_redis, tmp_path, caplog
 ):
     """Managed services may disable INFO: restarts and evictions then go unnoticed (said at the
     first connection), but a flush still ends the epoch."""
-    server = _redis(redis_servers, appendonly="yes", rename_command=("INFO", ""))
+    server = new_redis(appendonly="yes", rename_command=("INFO", ""))
     with caplog.at_level(logging.WARNING):
         app = _app(server.url, tmp_path)
         tokens = [solve(app, "math") for _ in range(3)]
@@ -368,9 +353,9 @@ def test_sqlite_backup_restored_into_the_live_file_then_a_new_epoch(tmp_path):
     _restore_then_new_epoch(app, restore)
 
 
-def test_redis_keys_restored_into_a_running_server_then_a_new_epoch(redis_servers, tmp_path):
+def test_redis_keys_restored_into_a_running_server_then_a_new_epoch(new_redis, tmp_path):
     """DUMP/RESTORE (as backup tools do) brings the old epoch record back."""
-    server = _redis(redis_servers, appendonly="yes")
+    server = new_redis(appendonly="yes")
     app = _app(server.url, tmp_path)
     raw = redis_py.Redis.from_url(server.url)
 

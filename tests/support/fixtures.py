@@ -7,7 +7,7 @@ silently skipped backend would hide exactly the bugs these tests exist for.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator, List, Tuple, Union
 
 import pytest
 
@@ -45,3 +45,20 @@ def redis_url(redis_server: RedisServer) -> str:
     flushall(redis_server.port)
     return redis_server.url
 
+
+@pytest.fixture
+def new_redis() -> Iterator[Callable[..., RedisServer]]:
+    """Start a redis-server of the test's own (``new_redis(appendonly="yes", ...)``: options as
+    ``RedisServer`` takes them), for tests that kill, pause, flush or reconfigure it; every one
+    started is stopped and removed after the test."""
+    started: List[RedisServer] = []
+
+    def start(**options: Union[str, Tuple[str, ...]]) -> RedisServer:
+        server = RedisServer(**options)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.cleanup()
