@@ -161,6 +161,8 @@ def drive_wrk(
     body is sent at most once, so there must be more bodies than the server can answer meanwhile
     (``reuse``: round and round, for endpoints that do not spend them)."""
     threads = 2
+    if len(bodies) < threads:
+        raise ValueError(f"wrk's {threads} threads need a body each at least")
     with tempfile.TemporaryDirectory() as folder:
         script, lines = Path(folder, "post.lua"), Path(folder, "bodies.jsonl")
         script.write_text(f"args_path = {json.dumps(path)}\n" + WRK_SCRIPT)
