@@ -178,10 +178,14 @@ def drive_wrk(
         raise RuntimeError(f"wrk printed no result: {out.stdout} {out.stderr}")
     ok, bad, short, duration_us = (int(v) for v in result[-1].split()[1:])
     if short:
-        raise RuntimeError(f"wrk ran out of the {len(bodies)} bodies: more are needed")
+        raise TooFewBodies(f"wrk ran out of the {len(bodies)} bodies: more are needed")
     if bad:
         raise RuntimeError(f"{bad} requests to {path} failed ({ok} passed)")
     return ok / (duration_us / 1e6)
+
+
+class TooFewBodies(RuntimeError):
+    """wrk answered more requests than it had bodies for: measure again with more."""
 
 
 Driver = Callable[[int, str, Sequence[dict], int], float]
