@@ -113,6 +113,22 @@ def measure(
     return cores_busy(run, groups)
 
 
+def measure_enough(
+    served: Served, path: str, bodies: Dict[str, List[dict]], kind: str, client: str,
+    requests: int, seconds: int,
+) -> Tuple[float, Dict[str, float]]:
+    """``measure`` with the store's bodies in ``bodies``; when wrk runs out of them (the machine
+    got quieter), again with new ones, twice as many as the rate it reached needs."""
+    for _ in range(3):
+        try:
+            return measure(served, path, bodies[served.name], client, seconds)
+        except TooFewBodies as short:
+            served.best = 2 * max(served.best, short.rate)
+            print(f"  {served.name}: {short}; measuring again", flush=True)
+            bodies[served.name] = bodies_for(served, kind, client, requests, seconds)
+    return measure(served, path, bodies[served.name], client, seconds)
+
+
 def warm_up(served: Served, kind: str, client: str) -> None:
     """A short run of each endpoint: first requests, and (wrk) a first validate rate."""
     bodies = validate_bodies(get_state(served.app).service, kind, 3000 if client == "wrk" else 200)
@@ -135,13 +151,7 @@ def http_rounds(
         for served, path in order if index % 2 == 0 else order[::-1]:
             if served.name not in bodies:  # made just before the store's first endpoint
                 bodies[served.name] = bodies_for(served, kind, client, requests, seconds)
-            try:
-                rate, cores = measure(served, path, bodies[served.name], client, seconds)
-            except TooFewBodies:  # the machine got quieter: again, with twice the bodies
-                served.best *= 2
-                print(f"  round {index + 1} {served.name}: too few bodies, measuring again")
-                bodies[served.name] = bodies_for(served, kind, client, requests, seconds)
-                rate, cores = measure(served, path, bodies[served.name], client, seconds)
+            rate, cores = measure_enough(served, path, bodies, kind, client, requests, seconds)
             served.rates[path].append(rate)
             served.cores[path].append(cores)
             quiet.note(cores)

@@ -178,14 +178,21 @@ def drive_wrk(
         raise RuntimeError(f"wrk printed no result: {out.stdout} {out.stderr}")
     ok, bad, short, duration_us = (int(v) for v in result[-1].split()[1:])
     if short:
-        raise TooFewBodies(f"wrk ran out of the {len(bodies)} bodies: more are needed")
+        raise TooFewBodies(
+            f"wrk ran out of the {len(bodies)} bodies: more are needed", ok / (duration_us / 1e6)
+        )
     if bad:
         raise RuntimeError(f"{bad} requests to {path} failed ({ok} passed)")
     return ok / (duration_us / 1e6)
 
 
 class TooFewBodies(RuntimeError):
-    """wrk answered more requests than it had bodies for: measure again with more."""
+    """wrk answered more requests than it had bodies for: measure again with more. ``rate``:
+    requests/s answered all the same (a floor of what the server can do)."""
+
+    def __init__(self, message: str, rate: float) -> None:
+        super().__init__(message)
+        self.rate = rate
 
 
 Driver = Callable[[int, str, Sequence[dict], int], float]
