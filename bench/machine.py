@@ -17,7 +17,7 @@ from typing import Callable, Dict, List, Sequence, Tuple, TypeVar
 
 TICKS = os.sysconf("SC_CLK_TCK")
 QUIET_OTHER = 0.1  # cores other processes may use, on average, on a quiet machine
-QUIET_LOAD = 0.5  # 1-minute load average before the bench, on a quiet machine
+QUIET_PEAK = 0.25  # ... and in any one measurement
 
 T = TypeVar("T")
 
@@ -85,8 +85,9 @@ def cores_busy(
 
 @dataclass
 class Quietness:
-    """Whether a bench ran on a quiet machine: the load average before it started, and the cores
-    other processes used during each measurement."""
+    """Whether a bench ran on a quiet machine: judged by the cores other processes used during
+    each measurement; the load averages before and after are shown beside it (the one before
+    also counts a bench run just before, so it does not decide)."""
 
     load_before: float = field(default_factory=lambda: os.getloadavg()[0])
     other: List[float] = field(default_factory=list)
@@ -99,11 +100,10 @@ class Quietness:
         load_after = os.getloadavg()[0]
         mean = statistics.mean(self.other) if self.other else 0.0
         peak = max(self.other, default=0.0)
-        quiet = mean <= QUIET_OTHER and self.load_before <= QUIET_LOAD
+        quiet = mean <= QUIET_OTHER and peak <= QUIET_PEAK
         verdict = "quiet" if quiet else "NOT quiet"
         return (
-            f"machine {verdict}: load average {self.load_before:.2f} before, {load_after:.2f} "
-            f"after (the bench's own load included); other processes used {mean:.2f} cores on "
-            f"average, {peak:.2f} at most (quiet: <= {QUIET_OTHER} cores and load before <= "
-            f"{QUIET_LOAD})"
+            f"machine {verdict}: other processes used {mean:.2f} cores on average, {peak:.2f} "
+            f"at most (quiet: <= {QUIET_OTHER} and <= {QUIET_PEAK}); load average "
+            f"{self.load_before:.2f} before, {load_after:.2f} after (the bench's own included)"
         )
