@@ -2,7 +2,7 @@
 
 Run by hand from the repository root, after ``apt-get install wrk`` (the load generator)::
 
-    python bench/bench_validate.py                     # both stores, math: about 4 minutes
+    python bench/bench_validate.py                     # both stores, math: about 4.5 minutes
     python bench/bench_validate.py [--store sqlite|redis|both] [--type math|image|pow]
         [--rounds 5] [--seconds 5] [--client wrk|raw|http] [--harness http|client|both]
 
