@@ -4,12 +4,14 @@ a baseline image endpoint made with the `captcha` package."""
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, List
 
 from captcha.image import ImageCaptcha
 from flask import Flask, jsonify, request
 
 from flask_captcha_ext.selfhosted.image import HEIGHT, WIDTH, random_text
+from flask_captcha_ext.selfhosted.service import CaptchaService
+from tests.helpers import new_challenges
 from tests.support import ALL_TYPES, build_app, rate_limits
 
 SECRET = "bench-secret-0123456789abcdef0123456789"
@@ -46,3 +48,18 @@ def create_app(store_url: str, **config: Any) -> Flask:
         return jsonify(image=base64.b64encode(png).decode("ascii"))
 
     return app
+
+
+def validate_bodies(service: CaptchaService, kind: str, count: int) -> List[dict]:
+    """``count`` new challenges of ``kind`` answered right (with the proofs of their PoW parts), as
+    validate request bodies. Made by the service itself, so no rate limit or pressure applies;
+    each costs two PBKDF2 derivations (the challenge, its solution learnt through the testing
+    hook), about 1 ms here, which is why they are made before a timed round."""
+    key = service.site_keys.own_site_key
+    bodies = []
+    for captcha_id, answer, proof in new_challenges(service, kind, count):
+        body = {"site_key": key, "captcha_id": captcha_id, "user_input": answer}
+        if proof:  # a pow challenge's answer is its proof
+            body["proof"] = proof
+        bodies.append(body)
+    return bodies

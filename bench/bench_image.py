@@ -62,11 +62,13 @@ from typing import NamedTuple, Optional
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import exchange  # noqa: E402
+from flask_captcha_ext.settings import DEFAULTS  # noqa: E402
 from tests.support import ROOT, Gunicorn  # noqa: E402
 
 TARGET = 5.0
 PREVIOUS = "872f5b0"  # the last commit with the previous renderer
 WIDTH, HEIGHT = 320, 120
+LENGTH = DEFAULTS["CAPTCHA_IMAGE_LENGTH"]  # the default answer length, as the endpoints serve
 APP_SETTINGS = "CAPTCHA_POW_LEVELS=[(0, 0, 1)], CAPTCHA_MAX_LIVE_CHALLENGES=100000000"
 ENDPOINTS = {"ours": "/captcha/generate", "captcha": "/captcha-package", "bare": "/bare"}
 READY_HOOK = """
@@ -125,8 +127,8 @@ def bench_renderer(sides: dict[str, Render], texts: list[str], rounds: int, seco
     med = {name: statistics.median(values) for name, values in rates.items()}
     ratio = med["ours"] / med["captcha"]
     per_round = [a / b for a, b in zip(rates["ours"], rates["captcha"])]
-    print(f"1. renderer, warm ({WIDTH}x{HEIGHT}, 5 chars, median of {rounds} x {seconds:g} s): "
-          f"ours {med['ours']:.0f} images/s ({1000 / med['ours']:.2f} ms), captcha "
+    print(f"1. renderer, warm ({WIDTH}x{HEIGHT}, {LENGTH} chars, median of {rounds} x "
+          f"{seconds:g} s): ours {med['ours']:.0f} images/s ({1000 / med['ours']:.2f} ms), captcha "
           f"{med['captcha']:.0f} images/s ({1000 / med['captcha']:.2f} ms) -> {ratio:.1f}x "
           f"({verdict(ratio)})")
     line = f"   per-round ratios {min(per_round):.1f}x to {max(per_round):.1f}x"
@@ -413,7 +415,7 @@ def main() -> None:
     old = previous_renderer()
     if old is not None:
         sides["previous"] = lambda text: old.render_png(text, WIDTH, HEIGHT)
-    texts = [random_text(5) for _ in range(1000)]
+    texts = [random_text(LENGTH) for _ in range(1000)]
     try:
         bench_renderer(sides, texts, opts.rounds, opts.seconds)
         with tempfile.TemporaryDirectory() as folder:
