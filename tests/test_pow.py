@@ -146,6 +146,33 @@ def test_the_signed_expiry_is_checked_even_if_the_store_still_has_the_challenge(
     assert late.check(fresh.state, fresh.answer) is True
 
 
+@pytest.mark.parametrize("algorithm", ["PBKDF2/SHA-256", "SHA-256"])
+def test_the_check_agrees_with_the_library_on_right_and_wrong_solutions(algorithm):
+    """``check`` verifies by the key signature without re-checking the stored challenge's own
+    signature: on right keys, wrong keys, other casings and non-hex it answers as
+    ``altcha.verify_solution`` does."""
+    pow = ProofOfWork(algorithm, 50, POW_KEY, ttl=60)
+    for number in range(8):
+        issued = pow.issue(f"id{number}", 1.0, with_answer=True)
+        right = json.loads(base64.b64decode(issued.answer))["solution"]
+        key = right["derivedKey"]
+        wrong = ("0" if key[0] != "0" else "1") + key[1:]
+        odd = (key.upper(), wrong, key[:-2], key + "00", key + "0", "zz" + key[2:], "")
+        for derived in (key, *odd):
+            solution = {"counter": right["counter"], "derivedKey": derived}
+            library = altcha.verify_solution(
+                altcha.Payload(
+                    altcha.Challenge.from_dict(json.loads(issued.state)),
+                    altcha.Solution(solution["counter"], derived),
+                ),
+                pow._key,
+                hmac_key_secret=pow._key_key,
+            ).verified
+            ours = pow.check(issued.state, b64({"challenge": {}, "solution": solution}))
+            assert ours == library, (derived, ours, library)
+            assert ours == (derived.lower() == key)
+
+
 def test_only_the_issued_challenge_counts_never_the_clients_copy():
     """An attacker who sends a challenge of their own choosing (cost 1, an empty key prefix)
     with a matching key gains nothing: only the stored challenge and its key signature count."""
