@@ -155,6 +155,24 @@ def test_redis_flushed_under_a_running_app(new_redis, tmp_path, caplog):
     _recovers(app)
 
 
+def test_after_a_flush_a_worker_that_only_generates_makes_challenges_that_pass(
+    new_redis, tmp_path
+):
+    """Two apps stand for two workers: one serves generate, the other validate. After a flush
+    the generating one has not spent anything yet, so it still knows the old epoch; its put
+    checks the epoch in the same call and makes the challenge in the new one (before, 10 of 10
+    were refused until it verified something)."""
+    server = new_redis(appendonly="yes")
+    generating, validating = _app(server.url, tmp_path / "a"), _app(server.url, tmp_path / "b")
+    solve(generating, "math")
+    solve(validating, "math")
+    _raw(server).flushall()
+    solve(validating, "math")  # the validating worker meets the new epoch first
+    for body in _challenges(generating, 5):
+        status, reply = _validate(validating, body)
+        assert status == 200 and reply["valid"] is True, reply
+
+
 def _replicating(raw: redis_py.Redis, primary: RedisServer) -> None:
     raw.replicaof("127.0.0.1", primary.port)
     for _ in range(200):

@@ -16,7 +16,18 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+)
 from urllib.parse import urlsplit
 
 from ..rates import RateLimit, parse_many, per_minute
@@ -32,6 +43,7 @@ from .sitekeys import SiteKey, SiteKeyRegistry
 from .tokens import MISSING, PROVIDER, RATE_LIMITED, TokenService, store_error
 
 log = logging.getLogger("flask_captcha_ext")
+T = TypeVar("T")
 
 CHALLENGE_PREFIX = "challenge:"
 MAX_ID_LENGTH = 64
@@ -208,22 +220,15 @@ class CaptchaService:
         ``extra`` counters, and store ``draft`` unless a limit is over: one store call, within
         the epoch the draft names. Raises the 429 (or the ceiling's 503) of the first exceeded
         group; returns the extra counters' counts."""
-        epoch = draft.record["e"]
-        value = json.dumps(draft.record)
-        try:
-            stored, exceeded, counts = self.limiter.put_within_limits(
+
+        def put(epoch: str) -> Tuple[bool, Optional[Tuple[int, int]], List[Tuple[int, float]]]:
+            draft.record["e"] = epoch
+            value = json.dumps(draft.record)
+            return self.limiter.put_within_limits(
                 CHALLENGE_PREFIX + draft.id, value, draft.ttl, groups, extra, epoch
             )
-        except EpochChanged as changed:  # another process noticed a new epoch first
-            draft.record["e"] = changed.current.id
-            value = json.dumps(draft.record)
-            try:
-                stored, exceeded, counts = self.limiter.put_within_limits(
-                    CHALLENGE_PREFIX + draft.id, value, draft.ttl, groups, extra,
-                    changed.current.id,
-                )
-            except EpochChanged as again:
-                raise StoreUnavailable(f"the store keeps changing epochs: {again}") from again
+
+        (_, exceeded, counts), _ = in_store_epoch(put, draft.record["e"])
         if exceeded is not None:
             group, retry_after = exceeded
             if group == len(groups) - 1:
@@ -233,7 +238,6 @@ class CaptchaService:
                     {"Retry-After": str(retry_after)},
                 )
             raise _rate_limited(("key", "ip")[group], retry_after)
-        assert stored
         return counts
 
     def quota(self, key: SiteKey, endpoint: str) -> Tuple[RateLimit, ...]:
@@ -418,17 +422,10 @@ class CaptchaService:
             (self.quota(key, "validate"), ("validate", "key", key.id), True),
             (self.settings.rate_limit_ip_validate, ("validate", "ip", network), False),
         ]
-        epoch = self.store.epoch().id
-        try:
-            text, exceeded = self.limiter.hit_and_take(CHALLENGE_PREFIX + captcha_id, groups, epoch)
-        except EpochChanged as changed:
-            epoch = changed.current.id
-            try:
-                text, exceeded = self.limiter.hit_and_take(
-                    CHALLENGE_PREFIX + captcha_id, groups, epoch
-                )
-            except EpochChanged as again:  # a new epoch twice in one request: stop here
-                raise StoreUnavailable(f"the store keeps changing epochs: {again}") from again
+        (text, exceeded), epoch = in_store_epoch(
+            lambda epoch: self.limiter.hit_and_take(CHALLENGE_PREFIX + captcha_id, groups, epoch),
+            self.store.epoch().id,
+        )
         if exceeded is not None:
             group, retry_after = exceeded
             raise _rate_limited(("key", "ip")[group], retry_after)
@@ -552,6 +549,20 @@ class CaptchaService:
             return
         if not any(normalize_origin(allowed) == origin for allowed in key.origins):
             raise ApiError(403, "this site key may not be used from this origin")
+
+
+def in_store_epoch(call: Callable[[str], T], epoch: str) -> Tuple[T, str]:
+    """``call(epoch)``, and once more in the store's current epoch if another process noticed a
+    new one first; returns its result and the epoch it ran in. A second new epoch within one
+    request is an outage (StoreUnavailable), not a loop."""
+    try:
+        return call(epoch), epoch
+    except EpochChanged as changed:
+        epoch = changed.current.id
+    try:
+        return call(epoch), epoch
+    except EpochChanged as again:
+        raise StoreUnavailable(f"the store keeps changing epochs: {again}") from again
 
 
 def _rate_limited(scope: str, retry_after: int) -> ApiError:
