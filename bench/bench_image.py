@@ -61,7 +61,7 @@ from typing import NamedTuple, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import exchange  # noqa: E402
+from bench.harness import exchange, raw_request  # noqa: E402
 from flask_captcha_ext.settings import DEFAULTS  # noqa: E402
 from tests.support import ROOT, Gunicorn  # noqa: E402
 
@@ -141,20 +141,6 @@ def bench_renderer(sides: dict[str, Render], texts: list[str], rounds: int, seco
 # -- 2 and 3. the endpoints under gunicorn -------------------------------------------------------
 
 
-def request_bytes(port: int, path: str, body: dict) -> bytes:
-    """A prebuilt ``POST path`` of ``body`` as JSON (the connection closes after it)."""
-    payload = json.dumps(body).encode()
-    return (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-    ).encode() + payload
-
-
-def send(port: int, raw: bytes) -> tuple[int, bytes]:
-    """Send ``raw`` on a new connection (a lean client); the status code and the whole reply."""
-    return exchange(port, raw)
-
-
 def cpu_ns(pid: int) -> int:
     """CPU time process ``pid`` (its main thread: a sync worker has no other) has had, in ns."""
     with open(f"/proc/{pid}/schedstat") as stat:
@@ -200,7 +186,7 @@ def time_cold(server: Server, raw: bytes, requests: int, expect: bytes) -> Cold:
     cpu = cpu_ns(server.worker)
     for _ in range(requests):
         start = time.perf_counter()
-        status, reply = send(server.gunicorn.port, raw)
+        status, reply = exchange(server.gunicorn.port, raw)
         times.append(time.perf_counter() - start)
         if status != 200 or expect not in reply:
             raise RuntimeError(f"status {status}: {reply[:300]!r}")
@@ -231,7 +217,7 @@ def python_rate(port: int, raw: bytes, seconds: int) -> tuple[float, int]:
     n = 0
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
-        status, reply = send(port, raw)
+        status, reply = exchange(port, raw)
         if status != 200:
             raise RuntimeError(f"status {status}: {reply[:300]!r}")
         n += 1
@@ -267,7 +253,7 @@ def bench_endpoints(opts: argparse.Namespace, folder: str, server_cpu: Optional[
                 server = start_cold(f"bench.apps:create_app({store!r}, {APP_SETTINGS})", folder,
                                     server_cpu)
                 try:
-                    raw = request_bytes(server.gunicorn.port, ENDPOINTS[name], bodies[name])
+                    raw = raw_request(server.gunicorn.port, ENDPOINTS[name], bodies[name])
                     cold[name].append(time_cold(server, raw, opts.requests, expect[name]))
                 finally:
                     if last:
@@ -321,7 +307,7 @@ def warm_endpoints(servers: dict[str, Server], bodies: dict[str, dict],
         if use_wrk:
             per_second, done = wrk_rate(port, path, bodies[name], how_long)
         else:
-            per_second, done = python_rate(port, request_bytes(port, path, bodies[name]), how_long)
+            per_second, done = python_rate(port, raw_request(port, path, bodies[name]), how_long)
         return per_second, (cpu_ns(server.worker) - cpu) / 1e6 / done
 
     names = list(servers)
